@@ -10,13 +10,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.clock import Clock, SystemClock
 from store.db import make_engine, make_sessionmaker, migrate, session_scope
-from store.redis_store import RedisStore
+from store.redis_store import DeltaCoalescer, RedisStore
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,14 @@ class Runtime:
     sessions: sessionmaker[Session]
     redis: RedisStore
     clock: Clock = field(default_factory=SystemClock)
+    # Per-process shared state: one coalescer every producer of live deltas adds to (the delta
+    # publisher service flushes it), and caches that belong to one process (ingest's sensor
+    # registry and trailing statistics), keyed by their owner's module name.
+    coalescer: DeltaCoalescer = field(init=False)
+    caches: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.coalescer = DeltaCoalescer(self.redis, interval_s=self.settings.delta_interval_s)
 
     @classmethod
     def start(cls, settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True,
