@@ -74,3 +74,12 @@ def check_api_key(session: Session, key: str | None) -> ApiKey:
     if found is None or found.revoked_at is not None:
         raise NotAuthenticated("the API key is not valid")
     return found
+
+
+def set_language(session: Session, username: str, language: str) -> None:
+    """Remember a user's screen language (the console's ko/en switch)."""
+    if language not in ("ko", "en"):
+        raise ValidationError(f"unknown language {language!r}; one of ko, en")
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is not None:
+        user.language = language
