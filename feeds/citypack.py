@@ -10,6 +10,7 @@ Everything downstream (simulator, replay, pages, alerts, reports) reads the pack
 """
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -91,6 +92,7 @@ class CityPack:
     routes: tuple[BusRoute, ...] = ()
     buses: tuple[Bus, ...] = ()
     corridors: tuple[Corridor, ...] = ()
+    timezone: str = "Asia/Seoul"  # local time of the city: peaks, days of the week
 
     def district(self, name_en: str) -> District:
         for d in self.districts:
@@ -100,6 +102,20 @@ class CityPack:
 
     def sensors_of(self, kind: str) -> list[SensorSite]:
         return [s for s in self.sensors if s.kind == kind]
+
+    def link(self, link_id: str) -> Link:
+        return self._links_by_id()[link_id]
+
+    def _links_by_id(self) -> dict[str, Link]:
+        cached = self.__dict__.get("_link_index")
+        if cached is None:
+            cached = {link.id: link for link in self.links}
+            object.__setattr__(self, "_link_index", cached)
+        return cached
+
+    def district_station(self, name_en: str) -> SensorSite:
+        """The reference air station of a district (``AQ-<code>-000``): replay of per-district records."""
+        return next(s for s in self.sensors if s.id == f"AQ-{self.district(name_en).code}-000")
 
     def districts_geojson(self) -> dict[str, Any]:
         return {"type": "FeatureCollection", "features": [
@@ -124,6 +140,93 @@ def _centroid(geometry: dict[str, Any]) -> tuple[float, float]:
         ys = [p[1] for poly in polys for p in poly[0]]
         return (sum(ys) / len(ys), sum(xs) / len(xs))
     return (cy / (3 * a_sum), cx / (3 * a_sum))
+
+
+CITIES = ("seoul", "metr-la")
+
+
+@cache
+def load_pack(city: str = "seoul", scale: str = "demo", seed: int = 20261126) -> CityPack:
+    """The city pack for `city` at `scale`; the same arguments always give the same pack.
+
+    Seoul's roads and sensors are generated from `seed` inside the real boundaries (see
+    `feeds.packgen`); METR-LA is the real detector set at every scale (the seed is unused there).
+    Cached per process: generation of the Seoul-scale pack takes about a second.
+    """
+    from store.errors import ValidationError
+
+    if city == "seoul":
+        from feeds.packgen import SCALES, generate_seoul
+
+        if scale not in SCALES:
+            raise ValidationError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}")
+        return generate_seoul(seoul_districts(), scale, seed)
+    if city == "metr-la":
+        return metr_la_pack(scale)
+    raise ValidationError(f"unknown city {city!r}; one of {', '.join(CITIES)}")
+
+
+def metr_la_pack(scale: str = "demo") -> CityPack:
+    """The 207 real METR-LA loop detectors (LA County freeways, 2012) and their directed graph.
+
+    Each detector gets a link of its own, drawn from the detector towards its strongest
+    downstream neighbour; a link's upstream links are the detectors with an edge *into* it in
+    DCRNN's road-distance graph (edge i -> j: traffic passes i, then j). The "districts" are
+    pseudo-districts: the cells of a 3 x 3 grid over the detectors' bounding box (only the cells
+    holding detectors), since the pack has no boundary file. No air, bus or camera data.
+    """
+    from feeds.geo import haversine_m
+    from feeds.packgen import DETECTOR_QUANTITIES
+
+    pack = PACKS / "metr-la"
+    with (pack / "graph_sensor_locations.csv").open(encoding="utf-8") as f:
+        rows = [(r["sensor_id"], float(r["latitude"]), float(r["longitude"])) for r in csv.DictReader(f)]
+    where = {sid: (lat, lon) for sid, lat, lon in rows}
+    downstream: dict[str, list[tuple[float, str]]] = {sid: [] for sid, _, _ in rows}
+    upstream: dict[str, list[str]] = {sid: [] for sid, _, _ in rows}
+    with (pack / "metr_la_adj_edges.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            a, b = r["from_sensor_id"], r["to_sensor_id"]
+            if a != b:
+                downstream[a].append((float(r["weight"]), b))
+                upstream[b].append(a)
+    lat0, lat1 = min(r[1] for r in rows), max(r[1] for r in rows)
+    lon0, lon1 = min(r[2] for r in rows), max(r[2] for r in rows)
+    eps = 1e-6
+    n = 3
+
+    def cell(lat: float, lon: float) -> tuple[int, int]:
+        return (min(n - 1, int((lat - lat0) / (lat1 - lat0 + eps) * n)),
+                min(n - 1, int((lon - lon0) / (lon1 - lon0 + eps) * n)))
+
+    used = sorted({cell(lat, lon) for _, lat, lon in rows})
+    districts = []
+    for i, j in used:
+        la0 = lat0 + (lat1 - lat0 + eps) * i / n
+        la1 = lat0 + (lat1 - lat0 + eps) * (i + 1) / n
+        lo0 = lon0 + (lon1 - lon0 + eps) * j / n
+        lo1 = lon0 + (lon1 - lon0 + eps) * (j + 1) / n
+        ring = [[lo0 - eps, la0 - eps], [lo1 + eps, la0 - eps], [lo1 + eps, la1 + eps], [lo0 - eps, la1 + eps],
+                [lo0 - eps, la0 - eps]]
+        name = f"LA-{'SMN'[i]}{'WCE'[j]}"  # south/mid/north, west/centre/east
+        districts.append(District(code=name, name_ko=name, name_en=name, population=0,
+                                  centroid=((la0 + la1) / 2, (lo0 + lo1) / 2),
+                                  geometry={"type": "Polygon", "coordinates": [ring]}))
+    name_of = {c: d.name_en for c, d in zip(used, districts, strict=True)}
+    links, sensors = [], []
+    for sid, lat, lon in rows:
+        best = max(downstream[sid], default=None)
+        end = where[best[1]] if best else (lat, lon)
+        dist = name_of[cell(lat, lon)]
+        links.append(Link(id=f"L{sid}", name=f"METR-LA detector {sid}", district=dist,
+                          coords=((lat, lon), end), length_m=round(float(haversine_m(lat, lon, *end)), 1),
+                          lanes=4, free_speed_kmh=105.0, detector_id=sid,
+                          upstream=tuple(f"L{u}" for u in sorted(set(upstream[sid])))))
+        sensors.append(SensorSite(id=sid, kind="detector", lat=lat, lon=lon, district=dist,
+                                  quantities=dict(DETECTOR_QUANTITIES), interval_s=300, link_id=f"L{sid}"))
+    center = ((lat0 + lat1) / 2, (lon0 + lon1) / 2)
+    return CityPack(name="metr-la", scale=scale, center=center, districts=tuple(districts), links=tuple(links),
+                    sensors=tuple(sensors), timezone="America/Los_Angeles")
 
 
 @cache
