@@ -31,29 +31,26 @@ STALE_AFTER_INTERVALS = 2  # a detector that missed two intervals is stale (issu
 
 @dataclass(frozen=True)
 class SpeedClass:
-    """A band of speed as a share of the link's free-flow speed.
-
-    A ratio rather than TOPIS's absolute km/h bands (urban expressway: <30 congested, 30-70 slow;
-    arterials: <15, 15-30), because one pack mixes expressways and arterials and the METR-LA pack
-    is all freeway: 40 % of free flow means the same queue on either.
+    """A band of link speed, as Seoul TOPIS draws general roads (smooth ≥ 25 km/h, slow 15-25,
+    congested < 15). The wall (`feeds.live_queries.speed_class`) uses the same bands, so a link
+    is the same colour on the wall and on the traffic page.
     """
 
-    key: str  # smooth | slow | congested
-    min_ratio: float  # lowest speed / free-flow speed inside the band
+    key: str  # free | slow | congested
+    min_kmh: float  # lowest speed inside the band
     level: int  # 0 best; colours and line patterns are picked by level
 
 
 SPEED_CLASSES: tuple[SpeedClass, ...] = (
-    SpeedClass("smooth", 0.70, 0),
-    SpeedClass("slow", 0.40, 1),
+    SpeedClass("free", 25.0, 0),
+    SpeedClass("slow", 15.0, 1),
     SpeedClass("congested", 0.0, 2),
 )
 UNVERIFIED = "unverified"  # flagged, quarantined, stale or no reading: shown, never trusted
 
 
-def speed_class(speed_kmh: float, free_speed_kmh: float) -> SpeedClass:
-    ratio = speed_kmh / free_speed_kmh if free_speed_kmh > 0 else 0.0
-    return next(c for c in SPEED_CLASSES if ratio >= c.min_ratio)
+def speed_class(speed_kmh: float) -> SpeedClass:
+    return next(c for c in SPEED_CLASSES if speed_kmh >= c.min_kmh)
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ class LinkState:
     status: Literal["ok", "flagged", "quarantined", "stale", "no_data"]
     speed_class: str  # a SpeedClass key, or "unverified"
     level: int | None  # SpeedClass.level; None when unverified
-    congestion_index: float | None  # 1 - speed / free-flow speed, 0 (free) .. 1 (standing); verified only
+    congestion_index: float | None  # 100 × (1 − speed / free-flow speed): 0 free … 100 standing; verified only
     travel_time_s: float | None  # verified only
     free_travel_time_s: float
     observed_at: datetime | None
@@ -104,8 +101,8 @@ def link_state(link: Link, reading: Mapping[str, Any] | None, now: datetime, int
         return replace(state, status="quarantined" if qa == "quarantined" else "flagged")
     if age is None or age > STALE_AFTER_INTERVALS * interval_s:
         return replace(state, status="stale")
-    cls = speed_class(float(speed), link.free_speed_kmh)
-    ci = max(0.0, min(1.0, 1.0 - float(speed) / link.free_speed_kmh)) if link.free_speed_kmh > 0 else None
+    cls = speed_class(float(speed))
+    ci = 100 * max(0.0, min(1.0, 1.0 - float(speed) / link.free_speed_kmh)) if link.free_speed_kmh > 0 else None
     return replace(state, status="ok", speed_class=cls.key, level=cls.level, congestion_index=ci,
                    travel_time_s=_travel_time_s(link.length_m, float(speed)))
 
@@ -131,8 +128,10 @@ def worst_links(states: Iterable[LinkState], *, by: str = "congestion_index", n:
 
 @dataclass(frozen=True)
 class NetworkSummary:
-    mean_speed_kmh: float | None  # length-weighted harmonic mean (space-mean speed) of verified links
-    congestion_index: float | None  # 1 - free-flow time / actual time over the verified network
+    """The network figures, defined as on the wall (`feeds.live_queries.traffic_kpis`) so they agree."""
+
+    mean_speed_kmh: float | None  # length-weighted mean of verified links
+    congestion_index: float | None  # length-weighted mean of the links' congestion index, 0 … 100
     congested_links: int
     verified_links: int
     unverified_links: int
@@ -143,13 +142,12 @@ def network_summary(states: Iterable[LinkState]) -> NetworkSummary:
     states = list(states)
     ok = [s for s in states if s.verified]
     newest = max((s.observed_at for s in states if s.observed_at), default=None)
-    if not ok:
-        return NetworkSummary(None, None, 0, 0, len(states), newest)
     length = sum(s.length_m for s in ok)
-    time_s = sum(s.travel_time_s or 0.0 for s in ok)
-    free_s = sum(s.free_travel_time_s for s in ok)
-    return NetworkSummary(length / time_s * 3.6, 1 - free_s / time_s, sum(s.speed_class == "congested" for s in ok),
-                          len(ok), len(states) - len(ok), newest)
+    if not ok or length <= 0:
+        return NetworkSummary(None, None, 0, 0, len(states), newest)
+    mean = sum((s.speed_kmh or 0.0) * s.length_m for s in ok) / length
+    ci = sum((s.congestion_index or 0.0) * s.length_m for s in ok) / length
+    return NetworkSummary(mean, ci, sum(s.speed_class == "congested" for s in ok), len(ok), len(states) - len(ok), newest)
 
 
 @dataclass(frozen=True)

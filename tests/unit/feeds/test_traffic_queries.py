@@ -30,11 +30,11 @@ def _reading(speed: float, qa: str = "ok", age_s: float = 30) -> dict:
 def test_link_speed_gets_its_class_and_congestion_index() -> None:
     pack = _pack([_link(1), _link(2), _link(3)])
 
-    states = tq.link_states(pack, {"D1": _reading(50), "D2": _reading(30), "D3": _reading(12)}, NOW)
+    states = tq.link_states(pack, {"D1": _reading(25), "D2": _reading(24.9), "D3": _reading(12)}, NOW)
 
-    assert [states[i].speed_class for i in ("L1", "L2", "L3")] == ["smooth", "slow", "congested"]
-    assert states["L3"].congestion_index == pytest.approx(0.8)
-    assert states["L1"].travel_time_s == pytest.approx(1000 / (50 / 3.6))
+    assert [states[i].speed_class for i in ("L1", "L2", "L3")] == ["free", "slow", "congested"]
+    assert states["L3"].congestion_index == pytest.approx(80.0)
+    assert states["L1"].travel_time_s == pytest.approx(1000 / (25 / 3.6))
 
 
 @pytest.mark.parametrize(("qa", "age_s", "status"), [("flagged", 30, "flagged"), ("quarantined", 30, "quarantined"), ("ok", 241, "stale")])
@@ -98,10 +98,11 @@ def test_corridor_time_is_withheld_when_one_link_is_unverified() -> None:
 def test_network_summary_counts_congested_and_unverified_links() -> None:
     pack = _pack([_link(1), _link(2), _link(3)])
 
-    summary = tq.network_summary(tq.link_states(pack, {"D1": _reading(60), "D2": _reading(10), "D3": _reading(10, "quarantined")}, NOW).values())
+    summary = tq.network_summary(tq.link_states(pack, {"D1": _reading(60), "D2": _reading(10), "D3": _reading(1, "quarantined")}, NOW).values())
 
     assert (summary.congested_links, summary.verified_links, summary.unverified_links) == (1, 2, 1)
-    assert summary.mean_speed_kmh == pytest.approx(2000 / (1000 / 60 + 1000 / 10))  # space-mean, not 35
+    assert summary.mean_speed_kmh == pytest.approx(35.0)  # the flagged link's 10 km/h left out
+    assert summary.congestion_index == pytest.approx((0 + 100 * (1 - 10 / 60)) / 2)
 
 
 def test_usual_speed_is_the_mean_of_the_same_hour_of_week_over_past_weeks() -> None:
