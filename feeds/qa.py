@@ -77,8 +77,6 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in _ROWS}
 def check_units(quantities: Mapping[str, Any]) -> list[str]:
     """Problems with a sensor's declared {quantity: unit}; empty when every pair is known."""
     problems = []
-    if not quantities:
-        problems.append("a sensor must declare at least one quantity")
     for name, unit in quantities.items():
         q = QUANTITIES.get(name)
         if q is None:

@@ -203,7 +203,6 @@ def test_persisted_buckets_restore_the_same_statistics() -> None:
     ({"pm25": "µg/m³"}, None),
     ({"pm25": "ppm"}, "pm25 is measured in ug/m3"),
     ({"pm1": "ug/m3"}, "unknown quantity"),
-    ({}, "at least one quantity"),
 ])
 def test_sensor_units_are_checked_at_registration(quantities: dict[str, str], problem: str | None) -> None:
     problems = qa.check_units(quantities)

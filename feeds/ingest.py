@@ -1,0 +1,286 @@
+"""The one way in for observations: simulator, replay and HTTP all call `ingest`.
+
+    ingest(rt, observations, source) -> IngestResult
+
+validate + QA (`feeds.qa.assess`, pure) → store, in this order:
+1. one SQL transaction is opened: quarantined values into ``quarantine``, outcome counts into
+   ``qa_counts`` (bucket of `settings.rollup_minutes`);
+2. inside it, one Redis MULTI/EXEC: accepted values appended to the domain streams (entries of at
+   most `STREAM_CHUNK` observations, field ``batch``), latest state per sensor (pipelined HSET),
+   outcome counters for /metrics (hash ``{p}:metrics:ingest``, field ``source|outcome``), feed
+   heartbeats;
+3. the SQL transaction commits; the changed latest states go to the Runtime's `DeltaCoalescer`.
+
+Nothing accepted is lost: if Redis fails, EXEC never ran (Redis drops a MULTI whose connection
+went away), the SQL transaction rolls back, the trailing statistics are taken back, and the caller
+gets `Unavailable` (HTTP 503): **nothing of the batch was stored, retry the whole batch**. The
+one window left is a connection lost after EXEC ran but before its reply arrived, or an SQL commit
+failing after EXEC: the retry then stores the accepted values twice (at least once, never zero).
+
+Trailing statistics (3-sigma check) live in memory per process (`feeds.qa.TrailingStats`) and
+are persisted every `STATS_PERSIST_S` seconds as hour buckets in Redis
+(``{p}:qa:stats:{hour}``: field ``sensor|quantity`` -> ``"n sum sumsq ref"``, expiring after 26 h);
+a process loads the last 24 of them on its first batch, so a restart keeps the history up to the
+last persist (at most `STATS_PERSIST_S` of it is lost). Two processes ingesting the *same* sensor
+would overwrite each other's buckets (last writer wins); sensors normally arrive by one path.
+
+Latest state: an observation carrying every quantity of its sensor, none quarantined, replaces
+the sensor's state; otherwise (a partial observation, a quarantined value) the stored state is
+read first (one HMGET per batch) and merged, so a quarantined value never replaces the last good
+value. Within a batch, the last observation of a sensor wins; across batches, the last written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from feeds import qa, sensors
+from feeds.qa import FLAGGED, OK, QUARANTINED, REJECTED, Assessed, BatchVerdict, Rejection, TrailingStats
+from feeds.sensors import DOMAIN_OF_KIND, register_sensor, register_sites  # noqa: F401 - the contract's names
+from store.errors import Unavailable
+from store.models.core import QaCount, QuarantinedObservation
+from store.runtime import Runtime
+from store.upsert import upsert
+
+log = logging.getLogger(__name__)
+
+STREAM_CHUNK = 1000  # observations per stream entry: bounds what one worker read holds
+STATS_PERSIST_S = 10.0
+STATS_TTL_S = 26 * 3600
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a batch came to. Counts are per value (one quantity of one observation):
+    ``accepted`` includes the ``flagged`` ones (they are accepted, marked for maintenance);
+    ``accepted + quarantined + rejected`` is every value received. A rejected observation counts
+    once per value it carried (once if none could be read).
+    """
+
+    observations: int
+    accepted: int
+    flagged: int
+    quarantined: int
+    rejected: int
+    rejections: tuple[Rejection, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"observations": self.observations, "accepted": self.accepted, "flagged": self.flagged,
+                "quarantined": self.quarantined, "rejected": self.rejected,
+                "rejections": [{"index": r.index, "sensor_id": r.sensor_id, "quantity": r.quantity, "reason": r.reason}
+                               for r in self.rejections]}
+
+
+@dataclass
+class _IngestState:
+    """One process's ingest state (in `rt.caches`): trailing statistics and when they were saved."""
+
+    stats: TrailingStats = field(default_factory=TrailingStats)
+    stats_loaded: bool = False
+    persisted_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _state(rt: Runtime) -> _IngestState:
+    st = rt.caches.get(__name__)
+    if st is None:
+        st = rt.caches.setdefault(__name__, _IngestState())
+    return st
+
+
+def _hour_key(rt: Runtime, hour: int) -> str:
+    return rt.redis.keys.key("qa", "stats", str(hour))
+
+
+def metrics_key(rt: Runtime) -> str:
+    return rt.redis.keys.key("metrics", "ingest")
+
+
+def ingest(rt: Runtime, observations: Sequence[Any], source: str) -> IngestResult:
+    """Validate, QA and store a batch; see the module docstring for what is written where.
+
+    Raises `Unavailable` (503) when Redis or the database is down: then nothing was stored.
+    """
+    st = _state(rt)
+    reg = sensors.registry(rt)
+    with st.lock:
+        with reg.lock:
+            sensors.sync(rt, reg)
+            sensors.load(rt, reg, {sid for o in observations if type(o) is dict and type(sid := o.get("sensor_id")) is str})
+            if not st.stats_loaded:
+                _load_stats(rt, st)
+            verdict = qa.assess(observations, reg.specs, st.stats)
+        try:
+            changes = _store(rt, verdict, source)
+        except BaseException:
+            qa.undo(verdict)
+            raise
+        now = rt.clock.monotonic()
+        if now - st.persisted_at >= STATS_PERSIST_S:
+            _persist_stats(rt, st)
+            st.persisted_at = now
+    for domain, states in changes.items():
+        rt.coalescer.add(domain, states)
+    c = verdict.counts
+    if verdict.rejections:
+        first = verdict.rejections[0]
+        log.warning("ingest %s: %d values rejected, first at index %d: %s", source, c[REJECTED], first.index, first.reason)
+    return IngestResult(len(observations), c[OK] + c[FLAGGED], c[FLAGGED], c[QUARANTINED], c[REJECTED],
+                        tuple(verdict.rejections))
+
+
+def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Write one assessed batch (SQL transaction around one Redis MULTI); returns the new latest states."""
+    now = rt.clock.now()
+    streams: dict[str, list[dict[str, Any]]] = {}
+    states: dict[str, dict[str, dict[str, Any]]] = {}
+    merge: dict[str, list[Assessed]] = {}
+    quarantine_rows = []
+    for a in verdict.assessed:
+        sensor = a.sensor
+        domain = sensor.domain
+        if a.values:
+            streams.setdefault(domain, []).append({"sensor_id": sensor.id, "kind": sensor.kind, "district": sensor.district,
+                                                   "time": a.time_iso, "values": a.values, "qa": a.qa})
+        if a.quarantined:
+            for q, v, why in a.quarantined:
+                quarantine_rows.append({"sensor_id": sensor.id, "time": a.time, "quantity": q, "value": float(v),
+                                        "reason": why[:200], "received_at": now, "state": "held"})
+        per = states.setdefault(domain, {})
+        if not a.quarantined and len(a.values) == len(sensor.rows) and sensor.id not in per:
+            per[sensor.id] = {"t": a.time_iso, "v": a.values, "qa": a.qa, "d": sensor.district}
+        else:
+            merge.setdefault(domain, []).append(a)
+    if merge:
+        _merge_latest(rt, states, merge)
+
+    counts = {k: n for k, n in verdict.counts.items() if n}
+    bucket = _bucket(now, rt.settings.rollup_minutes)
+    at = now.timestamp()
+    try:
+        with rt.session() as s:
+            if quarantine_rows:
+                s.execute(QuarantinedObservation.__table__.insert(), quarantine_rows)
+            if counts:
+                upsert(s, QaCount.__table__, [{"bucket_start": bucket, "outcome": k, "n": n} for k, n in counts.items()],  # type: ignore[arg-type]
+                       keys=["bucket_start", "outcome"], update=lambda ex, t: {"n": t.c.n + ex.n})
+            pipe = rt.redis.client.pipeline(transaction=True)
+            for domain, items in streams.items():
+                stream = rt.redis.keys.stream(domain)
+                for start in range(0, len(items), STREAM_CHUNK):
+                    pipe.xadd(stream, {"batch": _dumps(items[start:start + STREAM_CHUNK])}, maxlen=1_000_000, approximate=True)
+            for domain, per in states.items():
+                if per:
+                    pipe.hset(rt.redis.keys.latest(domain), mapping={k: _dumps(v) for k, v in per.items()})
+                    pipe.hset(rt.redis.keys.feeds, domain, at)
+            mkey = metrics_key(rt)
+            for outcome, n in counts.items():
+                pipe.hincrby(mkey, f"{source}|{outcome}", n)
+            pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.error("ingest %s: Redis unavailable, batch of %d observations not stored: %s", source, len(verdict.assessed), exc)
+        raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
+    return states
+
+
+def _merge_latest(rt: Runtime, states: dict[str, dict[str, dict[str, Any]]], merge: dict[str, list[Assessed]]) -> None:
+    """Fold partial or partly quarantined observations onto the stored (or in-batch) state."""
+    need = {d: sorted({a.sensor.id for a in items if a.sensor.id not in states.get(d, {})}) for d, items in merge.items()}
+    stored: dict[str, dict[str, Any]] = {}
+    try:
+        pipe = rt.redis.client.pipeline(transaction=False)
+        order = [(d, ids) for d, ids in need.items() if ids]
+        for d, ids in order:
+            pipe.hmget(rt.redis.keys.latest(d), ids)
+        for (d, ids), raws in zip(order, pipe.execute() if order else [], strict=True):
+            for sid, raw in zip(ids, raws, strict=True):
+                if raw:
+                    stored[f"{d}\0{sid}"] = json.loads(raw)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.error("ingest: Redis unavailable reading latest states: %s", exc)
+        raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
+    for d, items in merge.items():
+        per = states.setdefault(d, {})
+        for a in items:
+            sid = a.sensor.id
+            old = per.get(sid) or stored.get(f"{d}\0{sid}") or {"t": a.time_iso, "v": {}, "qa": {}}
+            new_qa = {**a.qa, **{q: QUARANTINED for q, _v, _w in a.quarantined}}
+            old_t, old_v, old_qa = old.get("t") or "", old.get("v") or {}, old.get("qa") or {}
+            if a.time_iso >= old_t:  # ISO UTC strings of one format order as times do
+                per[sid] = {"t": a.time_iso, "v": {**old_v, **a.values}, "qa": {**old_qa, **new_qa}, "d": a.sensor.district}
+            else:  # an older observation only fills in what the newer state lacks
+                per[sid] = {"t": old_t, "v": {**a.values, **old_v}, "qa": {**new_qa, **old_qa}, "d": a.sensor.district}
+
+
+def _bucket(t: datetime, minutes: int) -> datetime:
+    return t.replace(minute=t.minute - t.minute % minutes, second=0, microsecond=0)
+
+
+# -- trailing statistics persistence -----------------------------------------------------------
+def _load_stats(rt: Runtime, st: _IngestState) -> None:
+    """Read the last 24 hour buckets back (first batch after a start)."""
+    hour_now = int(rt.clock.now().timestamp()) // 3600
+    hours = list(range(hour_now - qa.WINDOW_HOURS + 1, hour_now + 1))
+    try:
+        pipe = rt.redis.client.pipeline(transaction=False)
+        for h in hours:
+            pipe.hgetall(_hour_key(rt, h))
+        found = pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.error("redis unavailable loading QA statistics: %s", exc)
+        raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
+    loaded = 0
+    for h, fields in zip(hours, found, strict=True):
+        for key, row in fields.items():
+            try:
+                sensor_id, quantity = key.rsplit("|", 1)
+                n, s, ss, ref = row.split()
+                st.stats.load(sensor_id, quantity, h, int(n), float(s), float(ss), float(ref))
+                loaded += 1
+            except ValueError:
+                log.warning("ignoring a malformed QA statistics bucket %s in hour %d", key, h)
+    st.stats.dirty.clear()
+    st.stats_loaded = True
+    if loaded:
+        log.info("loaded %d hour buckets of QA statistics", loaded)
+
+
+def _persist_stats(rt: Runtime, st: _IngestState) -> None:
+    rows = st.stats.take_dirty()
+    if not rows:
+        return
+    try:
+        pipe = rt.redis.client.pipeline(transaction=False)
+        for hour, fields in rows.items():
+            key = _hour_key(rt, hour)
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, STATS_TTL_S)
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:  # statistics only: the data is stored
+        log.warning("QA statistics not persisted (Redis unavailable): %s", exc)
+
+
+def persist_stats(rt: Runtime) -> None:
+    """Save every changed statistics bucket now (at shutdown, or in tests)."""
+    st = _state(rt)
+    with st.lock:
+        _persist_stats(rt, st)
+        st.persisted_at = rt.clock.monotonic()
+
+
+def ingest_counts(rt: Runtime) -> dict[tuple[str, str], int]:
+    """(source, outcome) -> values ingested since the counters began, across every process."""
+    raw = rt.redis.client.hgetall(metrics_key(rt))
+    out = {}
+    for k, v in raw.items():
+        src, _, outcome = k.rpartition("|")
+        out[(src, outcome)] = int(v)
+    return out
