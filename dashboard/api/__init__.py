@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request
+from flask import session as flask_session  # the name `session` is taken by the route module dashboard.api.session
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -48,19 +49,19 @@ def runtime() -> Runtime:
 
 
 def current_role() -> str | None:
-    return session.get("role")
+    return flask_session.get("role")
 
 
 def current_username() -> str | None:
-    return session.get("username")
+    return flask_session.get("username")
 
 
 def require(permission: str) -> str:
     """The signed-in user's name, after checking their role on the server."""
-    if not session.get("username"):
+    if not flask_session.get("username"):
         raise NotAuthenticated("sign in first (POST /api/v1/session)")
     roles.check(current_role(), permission)
-    return session["username"]
+    return flask_session["username"]
 
 
 def parse_body(model: type[BaseModel]) -> Any:
