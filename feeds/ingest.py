@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import redis
 
 from feeds import qa, sensors
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 STREAM_CHUNK = 1000  # observations per stream entry: bounds what one worker read holds
 STATS_PERSIST_S = 10.0
 STATS_TTL_S = 26 * 3600
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = orjson.dumps  # bytes, about 10x faster than json here; Redis stores them as they are
 
 
 @dataclass(frozen=True)

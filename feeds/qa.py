@@ -358,11 +358,11 @@ def assess(observations: Sequence[Any], sensors: Mapping[str, SensorSpec], stats
                 rejections.append(Rejection(index, sid, q, f"{q} must be a number, not {tv.__name__}"))
                 n_rej += 1
                 continue
-            if not isfinite(v):
-                rejections.append(Rejection(index, sid, q, f"{q} must be a finite number"))
-                n_rej += 1
-                continue
-            if v < row.low or v > row.high:
+            if not (row.low <= v <= row.high):  # also false for NaN
+                if not isfinite(v):
+                    rejections.append(Rejection(index, sid, q, f"{q} must be a finite number"))
+                    n_rej += 1
+                    continue
                 quar.append((q, v, f"{q} {v:g} {row.unit} outside plausible {row.low:g}..{row.high:g}"))
                 n_quar += 1
                 continue
