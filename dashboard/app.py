@@ -3,12 +3,19 @@ endpoints, Socket.IO live push and the Dash pages, all on one server, built from
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from dash import Dash
 from flask import Flask, jsonify
+from flask_socketio import SocketIO
 
+from dashboard.live import Relay
+from store.i18n import both
 from store.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,3 +50,67 @@ def create_server(rt: Runtime) -> Flask:
         return jsonify({"status": "ready" if ok else "not ready", **status}), 200 if ok else 503
 
     return server
+
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# Page modules, each with `register(app)` (register_page + its callbacks). Missing ones are
+# skipped, so the shell runs before every page exists.
+PAGE_MODULES = ("panels.wall", "panels.traffic", "panels.air", "panels.alerts", "panels.commands",
+                "panels.approvals", "panels.reports")
+
+
+@dataclass
+class WebApp:
+    """Everything the web tier is made of, built from one Runtime."""
+
+    server: Flask
+    socketio: SocketIO
+    dash: Dash
+    relay: Relay | None
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
+
+
+def create_app(rt: Runtime, *, start_relay: bool = True) -> WebApp:
+    """The whole web tier: the API server plus login, Socket.IO live push and the Dash pages.
+
+    Several apps may be built in one process (tests): Dash's page registry is global, so it is
+    emptied and refilled here, and every page registers its callbacks on this app only.
+    """
+    import dash
+    from dash import _pages
+
+    from dashboard import auth, geo, live, shell
+    from panels import components
+
+    server = create_server(rt)
+    server.register_blueprint(geo.geo)
+    socketio = SocketIO(server, async_mode="threading", message_queue=rt.settings.redis_url or None,
+                        manage_session=False, logger=False, engineio_logger=False)
+    _pages.PAGE_REGISTRY.clear()
+    app = Dash("cityops", server=server, use_pages=True, pages_folder="", assets_folder=str(ASSETS),
+               suppress_callback_exceptions=True, serve_locally=True, update_title=None,
+               title=both("app.title"))
+    app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
+    app.layout = shell.root_layout
+    shell.register(app)
+    components.register(app)
+    live.install(app, socketio)
+    for name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+    auth.install(server, rt, lambda: app.callback_map)
+    server.extensions["cityops.dash"] = app
+    server.extensions["cityops.socketio"] = socketio
+    relay = live.Relay(rt, socketio).start() if start_relay else None
+    log.info("web app ready: pages %s", ", ".join(p["path"] for p in dash.page_registry.values()))
+    return WebApp(server, socketio, app, relay)

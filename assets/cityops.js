@@ -1,0 +1,194 @@
+/* CityOps browser side: map styling, live deltas, clock, connection state and data ages.
+ *
+ * Hot paths live here so that a live update restyles only the features that changed: the map
+ * layers register each feature's Leaflet layer by entity id (`onEachFeature`), the latest wire
+ * state per domain sits in `cityops.state`, and a delta calls `setStyle` on the changed layers
+ * only (canvas renderer: one redraw per frame, no layer rebuild). Classes and colours come from
+ * the server's wire state ([class, value, time]); no domain rule is repeated here.
+ */
+(function () {
+  "use strict";
+  const C = (window.cityops = window.cityops || {});
+  C.state = C.state || { traffic: {}, air: {} };
+  C.layers = C.layers || { traffic: {}, air: {} };
+  C.lastSeen = C.lastSeen || {};
+  C.perf = C.perf || { applied: [], handlerMs: [], lastValue: {} };
+
+  // Okabe-Ito colours (colour-blind safe); every class also differs in width / radius / dash.
+  const LINK = {
+    free: { color: "#56B4E9", weight: 2, opacity: 0.9, dashArray: null },
+    slow: { color: "#E69F00", weight: 3.5, opacity: 0.95, dashArray: null },
+    congested: { color: "#FF5A36", weight: 5, opacity: 1, dashArray: null },
+    flagged: { color: "#9AA0A6", weight: 3, opacity: 0.9, dashArray: "4 6" },
+    none: { color: "#4A5568", weight: 1.5, opacity: 0.7, dashArray: "1 4" },
+  };
+  const AIR = {
+    good: { fillColor: "#3B8BEB", radius: 5, color: "#0B1220", weight: 1, dashArray: null },
+    moderate: { fillColor: "#2BB673", radius: 6, color: "#0B1220", weight: 1, dashArray: null },
+    unhealthy: { fillColor: "#F2C200", radius: 8, color: "#0B1220", weight: 1.5, dashArray: null },
+    very_unhealthy: { fillColor: "#FF3B30", radius: 10, color: "#FFFFFF", weight: 2.5, dashArray: null },
+    flagged: { fillColor: "#9AA0A6", radius: 6, color: "#FFFFFF", weight: 2, dashArray: "2 3" },
+    none: { fillColor: "#4A5568", radius: 4, color: "#0B1220", weight: 1, dashArray: null },
+  };
+  C.LINK = LINK;
+  C.AIR = AIR;
+
+  function linkStyle(cls) { return LINK[cls] || LINK.none; }
+  function airStyle(cls) { return Object.assign({ fillOpacity: 0.9, opacity: 1 }, AIR[cls] || AIR.none); }
+
+  C.map = {
+    district: function () {
+      return { color: "#7F8FA9", weight: 1.5, opacity: 0.9, fillColor: "#162032", fillOpacity: 0.55 };
+    },
+    linkStyle: function (feature) {
+      const s = C.state.traffic[feature.id];
+      return linkStyle(s && s[0]);
+    },
+    airPoint: function (feature, latlng) {
+      const s = C.state.air[feature.id];
+      return L.circleMarker(latlng, airStyle(s && s[0]));
+    },
+    alertPoint: function (feature, latlng) {
+      const sev = (feature.properties || {}).severity || "medium";
+      const big = sev === "critical" ? 12 : sev === "high" ? 10 : 8;
+      return L.circleMarker(latlng, { radius: big, color: "#FFFFFF", weight: 3, fillColor: "#CC79A7", fillOpacity: 1 });
+    },
+    register: function (feature, layer, context) {
+      const domain = context && context.hideout && context.hideout.domain;
+      if (!domain) return;
+      const reg = (C.layers[domain] = C.layers[domain] || {});
+      (reg[feature.id] = reg[feature.id] || []).push(layer);
+      layer.feature = feature;
+    },
+  };
+
+  function restyle(domain, id, wire) {
+    const layers = C.layers[domain] && C.layers[domain][id];
+    if (!layers) return 0;
+    const style = domain === "traffic" ? linkStyle(wire && wire[0]) : airStyle(wire && wire[0]);
+    let n = 0;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const layer = layers[i];
+      if (!layer._map) { layers.splice(i, 1); continue; }  // its map was unmounted
+      layer.setStyle(style);
+      if (style.radius && layer.setRadius) layer.setRadius(style.radius);
+      n++;
+    }
+    return n;
+  }
+
+  /* The whole state of a domain (a page's first snapshot): replace and restyle everything. */
+  C.setState = function (domain, state) {
+    C.state[domain] = Object.assign({}, state || {});
+    const reg = C.layers[domain] || {};
+    for (const id in reg) restyle(domain, id, C.state[domain][id]);
+  };
+
+  /* One live delta: merge and restyle only the changed entities. */
+  C.applyDelta = function (msg) {
+    if (!msg || !msg.domain) return 0;
+    const t0 = performance.now();
+    const domain = msg.domain;
+    if (msg.sent_at) C.lastSeen[domain] = Math.max(C.lastSeen[domain] || 0, msg.sent_at);
+    const changes = msg.changes || {};
+    let n = 0;
+    if (C.state[domain]) {
+      const st = C.state[domain];
+      for (const id in changes) {
+        st[id] = changes[id];
+        restyle(domain, id, changes[id]);
+        C.perf.lastValue[domain + ":" + id] = changes[id][1];
+        n++;
+      }
+    }
+    const ms = performance.now() - t0;
+    C.perf.handlerMs.push(ms);
+    C.perf.applied.push({ domain: domain, at: Date.now(), sent_at: msg.sent_at, n: n });
+    if (C.perf.applied.length > 2000) C.perf.applied.splice(0, 1000);
+    if (C.perf.handlerMs.length > 2000) C.perf.handlerMs.splice(0, 1000);
+    return n;
+  };
+
+  // Server callbacks (KPI tiles) refresh on a throttled tick: at most once a second, trailing.
+  let tickTimer = null, lastTick = 0, tickCount = 0;
+  function bumpTick() {
+    const now = Date.now();
+    const fire = function () {
+      lastTick = Date.now(); tickTimer = null; tickCount++;
+      window.dash_clientside.set_props("live-tick", { data: tickCount });
+    };
+    if (now - lastTick >= 1000 && !tickTimer) { fire(); return; }
+    if (!tickTimer) tickTimer = setTimeout(fire, Math.max(0, 1000 - (now - lastTick)));
+  }
+
+  function fmtAge(seconds, L) {
+    if (seconds < 60) return Math.round(seconds) + " " + L.s;
+    if (seconds < 3600) return Math.round(seconds / 60) + " " + L.min;
+    return (seconds / 3600).toFixed(1) + " " + L.h;
+  }
+  function fmtTime(unix, cfg, withSeconds) {
+    const opts = { timeZone: cfg.tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (withSeconds) opts.second = "2-digit";
+    return new Intl.DateTimeFormat("en-GB", opts).format(new Date(unix * 1000));
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    cityops: {
+      /* Socket events → map restyle + throttled tick. */
+      onDelta: function () {
+        const trig = (window.dash_clientside.callback_context.triggered || [])[0];
+        if (!trig || !trig.value) return window.dash_clientside.no_update;
+        C.applyDelta(trig.value);
+        bumpTick();
+        return window.dash_clientside.no_update;
+      },
+      /* A map's snapshot store → the whole state of that domain. */
+      setState: function (data, ids) {
+        (data || []).forEach(function (d, i) { if (d) C.setState(ids[i].domain, d); });
+        return window.dash_clientside.no_update;
+      },
+      connection: function (connected, cfg) {
+        const L = (cfg && cfg.labels) || {};
+        if (connected === true) { C.everConnected = true; return [L.connected, "live-state is-connected"]; }
+        if (!C.everConnected) return [L.connecting, "live-state is-connecting"];
+        return [L.reconnecting, "live-state is-reconnecting"];
+      },
+      clock: function (_n, cfg) {
+        if (!cfg) return window.dash_clientside.no_update;
+        const now = Date.now() / 1000;
+        const date = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.tz, year: "numeric", month: "2-digit", day: "2-digit" })
+          .format(new Date(now * 1000));
+        return date + " " + fmtTime(now, cfg, true) + " " + cfg.tzLabel;
+      },
+      /* Every staleness badge: "updated 12 s ago" or "stale since 14:05", each second. */
+      ages: function (_n, feeds, cfg, ids) {
+        if (!cfg || !ids) return [[], []];
+        const L = cfg.labels;
+        const f = (feeds && feeds.feeds) || {};
+        const skew = feeds && feeds.server_now ? feeds.server_now - feeds.client_now : 0;
+        const now = Date.now() / 1000 + skew;
+        const texts = [], classes = [];
+        ids.forEach(function (id) {
+          const info = f[id.domain] || {};
+          const last = Math.max(info.last || 0, C.lastSeen[id.domain] || 0) || null;
+          const interval = info.interval || 120;
+          if (!last) { texts.push(L.no_data); classes.push("stale-badge is-stale"); return; }
+          const age = Math.max(0, now - last);
+          if (age > 2 * interval) {
+            texts.push(L.stale_since.replace("{time}", fmtTime(last, cfg, false)));
+            classes.push("stale-badge is-stale");
+          } else {
+            texts.push(L.updated_ago.replace("{age}", fmtAge(age, L)));
+            classes.push("stale-badge is-fresh");
+          }
+        });
+        return [texts, classes];
+      },
+      /* Stamp the feeds poll with the browser's time, to correct clock skew. */
+      stampFeeds: function (feeds) {
+        if (!feeds) return window.dash_clientside.no_update;
+        return Object.assign({}, feeds, { client_now: Date.now() / 1000 });
+      },
+    },
+  });
+})();

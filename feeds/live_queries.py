@@ -1,0 +1,305 @@
+"""Read models for the live screens (the wall, and the shared map and tiles): what a page shows,
+computed from the store, so that pages hold no Redis or SQL of their own.
+
+Two halves:
+- pure rules (`speed_class`, `air_class`, `feed_health`, `wire_state`): values in, values out;
+- thin readers (`wall_kpis`, `map_snapshot`, `feed_status`, ...) that take a `Runtime`.
+
+The *wire state* of an entity is what a browser needs to draw it: a class (`free`, `slow`,
+`congested`; CAI grade names; or `flagged`), the shown value and the data time. Both the page's
+first snapshot and every live delta are converted with the same `wire_state`, so the first paint
+and later updates can never disagree. Flagged or quarantined values are never given a good class:
+the class is `flagged` and the page draws it grey and dashed with a mark.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from feeds import aqi, citypack, traffic_queries
+from store.runtime import Runtime
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SPEED_CLASSES = tuple(c.key for c in traffic_queries.SPEED_CLASSES)  # TOPIS bands, one definition
+CAI_CLASSES = ("good", "moderate", "unhealthy", "very_unhealthy")
+BAD_QA = frozenset({"flagged", "quarantined"})
+# Which quantity draws each domain on the map.
+MAP_QUANTITY = {"traffic": "speed_kmh", "air": "pm25"}
+LIVE_DOMAINS = ("traffic", "air", "bus", "alerts", "commands")
+STALE_AFTER_INTERVALS = 2
+# Domains whose truth is SQL (alerts, commands): without a heartbeat their age is that of the read.
+SQL_DOMAINS = frozenset({"alerts", "commands"})
+
+
+# -- pure rules ---------------------------------------------------------------------------
+def speed_class(speed_kmh: float | None) -> str | None:
+    """TOPIS speed class of a road link (`feeds.traffic_queries`' bands), or None without a value."""
+    if speed_kmh is None or (isinstance(speed_kmh, float) and math.isnan(speed_kmh)):
+        return None
+    return traffic_queries.speed_class(float(speed_kmh)).key
+
+
+def air_class(values: Mapping[str, float]) -> str | None:
+    """CAI grade of a sensor's current validated values (the worst sub-index present).
+
+    The wall colours sensors by the instantaneous sub-index; the regulatory 24-hour averaging is
+    the air page's business (it reads history). Callers pass only values whose QA is good.
+    """
+    idx = aqi.cai({k: v for k, v in values.items() if k in aqi.CAI_POLLUTANTS}, require_all=False)
+    return idx.grade if idx else None
+
+
+def good_values(state: Mapping[str, Any]) -> dict[str, float]:
+    """The values of a latest-state dict whose QA is neither flagged nor quarantined."""
+    qa = state.get("qa") or {}
+    return {q: v for q, v in (state.get("v") or {}).items() if qa.get(q, "ok") not in BAD_QA and v is not None}
+
+
+def wire_state(domain: str, state: Mapping[str, Any]) -> list[Any]:
+    """`[class, shown value, data time]` of one entity for the browser (see module doc)."""
+    qty = MAP_QUANTITY.get(domain)
+    qa = (state.get("qa") or {}).get(qty, "ok") if qty else "ok"
+    value = (state.get("v") or {}).get(qty) if qty else None
+    if qa in BAD_QA:
+        return ["flagged", value, state.get("t")]
+    if domain == "traffic":
+        return [speed_class(value), value, state.get("t")]
+    if domain == "air":
+        return [air_class(good_values(state)), value, state.get("t")]
+    return [None, value, state.get("t")]
+
+
+def wire_delta(domain: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A Redis delta (`{"domain", "sent_at", "changes"}`) as the browser receives it."""
+    changes = payload.get("changes") or {}
+    if domain in MAP_QUANTITY:
+        changes = {k: wire_state(domain, v) for k, v in changes.items()}
+    elif domain == "bus":
+        changes = {k: [v.get("lat"), v.get("lon"), v.get("route")] for k, v in changes.items()}
+    else:
+        changes = {}  # alerts / commands: the page re-reads its counts; the delta is the trigger
+    return {"domain": domain, "sent_at": payload.get("sent_at"), "n": len(payload.get("changes") or {}),
+            "changes": changes}
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    domain: str
+    last: float | None  # unix time of the last data
+    interval_s: float
+    age_s: float | None
+    stale: bool
+
+
+def feed_health(domain: str, last: float | None, interval_s: float, now: float) -> FeedHealth:
+    """A feed is stale when it has missed two intervals (or never reported)."""
+    if last is None:
+        return FeedHealth(domain, None, interval_s, None, True)
+    age = max(0.0, now - last)
+    return FeedHealth(domain, last, interval_s, age, age > STALE_AFTER_INTERVALS * interval_s)
+
+
+def feed_interval_s(settings: Settings, domain: str) -> float:
+    """Expected seconds between two reports of a domain: one simulator tick is one sensor interval."""
+    return float(settings.sim_interval_s)
+
+
+# -- the city pack ------------------------------------------------------------------------
+def city_pack(rt: Runtime) -> citypack.CityPack:
+    """The process's city pack (cached in the runtime). Districts only until `load_pack` exists."""
+    cached = rt.caches.get(__name__ + ".pack")
+    if cached is not None:
+        return cached
+    s = rt.settings
+    loader = getattr(citypack, "load_pack", None)
+    if loader is not None:
+        pack = loader(s.city, s.scale, s.sim_seed)
+    else:
+        districts = citypack.seoul_districts()
+        lat = sum(d.centroid[0] for d in districts) / len(districts)
+        lon = sum(d.centroid[1] for d in districts) / len(districts)
+        pack = citypack.CityPack(name=s.city, scale=s.scale, center=(lat, lon), districts=districts)
+    rt.caches[__name__ + ".pack"] = pack
+    return pack
+
+
+def links_geojson(pack: citypack.CityPack) -> dict[str, Any]:
+    """Road links as LineStrings; the feature id is the detector id, the key of traffic state."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": link.detector_id,
+         "geometry": {"type": "LineString", "coordinates": [[round(lon, 5), round(lat, 5)] for lat, lon in link.coords]},
+         "properties": {"name": link.name, "district": link.district, "link": link.id}}
+        for link in pack.links]}
+
+
+def sensors_geojson(pack: citypack.CityPack, kind: str = "air") -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": s.id, "geometry": {"type": "Point", "coordinates": [round(s.lon, 5), round(s.lat, 5)]},
+         "properties": {"district": s.district}}
+        for s in pack.sensors_of(kind)]}
+
+
+def layer_geojson(rt: Runtime, layer: str) -> dict[str, Any]:
+    """The static geometry of one map layer (served once per process from a cached route)."""
+    pack = city_pack(rt)
+    if layer == "districts":
+        return pack.districts_geojson()
+    if layer == "links":
+        return links_geojson(pack)
+    if layer == "air":
+        return sensors_geojson(pack, "air")
+    raise KeyError(layer)
+
+
+# -- readers ------------------------------------------------------------------------------
+def map_snapshot(rt: Runtime, domain: str) -> dict[str, list[Any]]:
+    """Wire state of every entity of a domain: a page's first paint of a map layer."""
+    return {k: wire_state(domain, v) for k, v in rt.redis.all_latest(domain).items()}
+
+
+def feed_status(rt: Runtime, domains: tuple[str, ...] = ("traffic", "air")) -> dict[str, dict[str, Any]]:
+    """Per domain: last data time, expected interval, age and stale flag, at `rt.clock` time."""
+    times = rt.redis.feed_times()
+    now = rt.clock.now().timestamp()
+    out = {}
+    for d in domains:
+        last = times.get(d)
+        if last is None and d in SQL_DOMAINS:
+            last = now  # read from SQL at this moment: as fresh as the read itself
+        h = feed_health(d, last, feed_interval_s(rt.settings, d), now)
+        out[d] = {"last": h.last, "interval": h.interval_s, "age": h.age_s, "stale": h.stale}
+    return out
+
+
+@dataclass(frozen=True)
+class TrafficKpis:
+    mean_speed_kmh: float | None
+    congestion_index: float | None  # 0 (free flow everywhere) … 100 (standstill)
+    congested_links: int
+    links_reporting: int  # verified links
+    excluded: int  # links whose speed is flagged, quarantined or stale: left out
+
+
+@dataclass(frozen=True)
+class AirKpis:
+    pm25_mean: float | None
+    worst_district: str | None
+    worst_district_pm25: float | None
+    sensors_reporting: int
+    excluded: int
+
+
+def traffic_kpis(rt: Runtime) -> TrafficKpis:
+    """The network figures of `feeds.traffic_queries.network_summary` (verified links only), so the
+    wall and the traffic page show the same numbers."""
+    states = traffic_queries.read_link_states(rt, city_pack(rt))
+    summary = traffic_queries.network_summary(states.values())
+    excluded = sum(1 for st in states.values() if st.status in ("flagged", "quarantined", "stale"))
+    return TrafficKpis(None if summary.mean_speed_kmh is None else round(summary.mean_speed_kmh, 1),
+                       None if summary.congestion_index is None else round(summary.congestion_index, 1),
+                       summary.congested_links, summary.verified_links, excluded)
+
+
+def air_kpis(rt: Runtime) -> AirKpis:
+    """City-wide PM2.5 = mean of the district means (each district counts once, as AirKorea's)."""
+    by_district: dict[str, list[float]] = {}
+    excluded = n = 0
+    for _sid, state in rt.redis.all_latest("air").items():
+        good = good_values(state)
+        if "pm25" not in good:
+            if "pm25" in (state.get("v") or {}):
+                excluded += 1
+            continue
+        n += 1
+        by_district.setdefault(state.get("d") or "?", []).append(float(good["pm25"]))
+    if not by_district:
+        return AirKpis(None, None, None, 0, excluded)
+    means = {d: sum(v) / len(v) for d, v in by_district.items()}
+    worst = max(means, key=lambda d: means[d])
+    return AirKpis(round(sum(means.values()) / len(means), 1), worst, round(means[worst], 1), n, excluded)
+
+
+def district_name(rt: Runtime, name_en: str | None, lang: str) -> str | None:
+    if name_en is None:
+        return None
+    try:
+        d = city_pack(rt).district(name_en)
+    except KeyError:
+        return name_en
+    return d.name_ko if lang == "ko" else d.name_en
+
+
+def _optional(module: str, func: str) -> Any:
+    """A read model another package provides, or None while that package has not landed."""
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ModuleNotFoundError, AttributeError):
+        return None
+
+
+def open_alerts_by_severity(rt: Runtime) -> dict[str, int] | None:
+    """`alerts.queries.open_counts_by_severity(rt)` when the alerts package provides it, else None."""
+    fn = _optional("alerts.queries", "open_counts_by_severity")
+    if fn is None:
+        return None
+    try:
+        return dict(fn(rt))
+    except Exception:  # noqa: BLE001 - the wall shows "not available" rather than an error page
+        log.exception("alerts counts failed")
+        return None
+
+
+def alert_points(rt: Runtime) -> dict[str, Any]:
+    """Unresolved alerts with a place as GeoJSON points (`alerts.queries.map_points`), or none."""
+    fn = _optional("alerts.queries", "map_points")
+    points: list[dict[str, Any]] = []
+    if fn is not None:
+        try:
+            points = list(fn(rt))
+        except Exception:  # noqa: BLE001
+            log.exception("alert points failed")
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": str(p["id"]), "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+         "properties": {"severity": p["severity"], "category": p["category"], "state": p["state"]}} for p in points]}
+
+
+def pending_approvals(rt: Runtime) -> int | None:
+    """`actuation.queries.pending_count(rt)` when the actuation package provides it, else None."""
+    fn = _optional("actuation.queries", "pending_count")
+    if fn is None:
+        return None
+    try:
+        return int(fn(rt))
+    except Exception:  # noqa: BLE001
+        log.exception("pending approvals failed")
+        return None
+
+
+def trend_6h(rt: Runtime) -> dict[str, Any]:
+    """Six hours of network speed and city PM2.5 from the history rollups.
+
+    Reads `feeds.history.city_series(rt, quantity, since)` when it exists; until then the series
+    hold only the latest state and `history` is False, and the page says so.
+    """
+    now = rt.clock.now()
+    fn = _optional("feeds.history", "city_series")
+    if fn is not None:
+        try:
+            since = datetime.fromtimestamp(now.timestamp() - 6 * 3600, tz=UTC)
+            speed = [(t.isoformat(), v) for t, v in fn(rt, "speed_kmh", since)]
+            pm25 = [(t.isoformat(), v) for t, v in fn(rt, "pm25", since)]
+            return {"history": True, "speed": speed, "pm25": pm25}
+        except Exception:  # noqa: BLE001
+            log.exception("history read failed; showing the latest state only")
+    tk, ak = traffic_kpis(rt), air_kpis(rt)
+    stamp = now.isoformat()
+    return {"history": False,
+            "speed": [(stamp, tk.mean_speed_kmh)] if tk.mean_speed_kmh is not None else [],
+            "pm25": [(stamp, ak.pm25_mean)] if ak.pm25_mean is not None else []}

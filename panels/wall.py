@@ -1,0 +1,194 @@
+"""The video wall (/wall): a kiosk read from across the room, nothing to click.
+
+Left, the city map (road links by speed class, air sensors by CAI class, alert markers); right,
+KPI tiles; below, six hours of network speed and PM2.5. Every word in Korean and English, every
+number with its unit, every status as colour plus a shape and a word, every panel with the age
+of its data. The map restyles itself from live deltas in the browser; the tiles and the trend
+refresh on the throttled live tick (at most once a second).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+from flask import current_app
+from plotly.subplots import make_subplots
+
+from dashboard.auth import guarded, requires
+from feeds import aqi
+from feeds import live_queries as q
+from panels.components.citymap import CityMap, alerts_id
+from panels.components.kpi import KpiIds, KpiTile, status_children, tile_class
+from panels.components.staleness import StalenessBadge
+from store.i18n import both
+from store.runtime import Runtime
+
+PAGE = "wall"
+MAP = "wall-map"
+TREND = "wall-trend"
+TREND_NOTE = "wall-trend-note"
+LIVE_TICK = "live-tick"
+
+# name, label key, unit key, live domain
+TILES = (
+    ("mean_speed", "wall.kpi.mean_speed", "unit.kmh", "traffic"),
+    ("congestion_index", "wall.kpi.congestion_index", "unit.index", "traffic"),
+    ("congested_links", "wall.kpi.congested_links", "unit.links", "traffic"),
+    ("pm25", "wall.kpi.pm25", "unit.ugm3", "air"),
+    ("worst_district", "wall.kpi.worst_district", "unit.ugm3", "air"),
+    ("open_alerts", "wall.kpi.open_alerts", "unit.count", "alerts"),
+    ("pending_approvals", "wall.kpi.pending_approvals", "unit.count", "commands"),
+)
+SEVERITIES = ("critical", "high", "medium", "low")
+CAI_STATUS = {"good": "ok", "moderate": "ok", "unhealthy": "bad", "very_unhealthy": "critical"}
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["cityops"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: str
+    status: str  # ok | warn | bad | critical | unknown | flagged
+    label: str
+    note: str = ""
+    unit: str | None = None  # overrides the tile's unit (the worst district shows its PM2.5 there)
+
+
+def _num(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+def _speed_reading(v: float | None, excluded: int) -> Reading:
+    cls = q.speed_class(v)
+    note = both("live.flagged_count", n=excluded) if excluded else ""
+    return Reading(_num(v), {"free": "ok", "slow": "warn", "congested": "bad"}.get(cls or "", "unknown"),
+                   both(f"speed.{cls}") if cls else both("speed.unknown"), note)
+
+
+def _pm_reading(v: float | None, excluded: int) -> Reading:
+    sub = aqi.cai_sub_index("pm25", v) if v is not None else None
+    note = both("live.flagged_count", n=excluded) if excluded else ""
+    if sub is None:
+        return Reading("–", "unknown", both("live.no_data"), note)
+    return Reading(_num(v), CAI_STATUS[sub.grade], both(f"cai.{sub.grade}"), note)
+
+
+def readings(rt: Runtime) -> dict[str, Reading]:
+    """Every tile's reading, from the read models (the layout's first paint and each refresh)."""
+    tk, ak = q.traffic_kpis(rt), q.air_kpis(rt)
+    out = {"mean_speed": _speed_reading(tk.mean_speed_kmh, tk.excluded)}
+    ci = tk.congestion_index
+    ci_status = "unknown" if ci is None else "ok" if ci < 25 else "warn" if ci < 50 else "bad"
+    ci_word = {"ok": "speed.free", "warn": "speed.slow", "bad": "speed.congested", "unknown": "speed.unknown"}[ci_status]
+    out["congestion_index"] = Reading(_num(ci), ci_status, both(ci_word))
+    share = tk.congested_links / tk.links_reporting if tk.links_reporting else None
+    cl_status = "unknown" if share is None else "ok" if share < 0.05 else "warn" if share < 0.15 else "bad"
+    out["congested_links"] = Reading(f"{tk.congested_links:,}" if tk.links_reporting else "–", cl_status,
+                                     f"{share:.0%}" if share is not None else both("speed.unknown"),
+                                     f"/ {tk.links_reporting:,}" if tk.links_reporting else "")
+    out["pm25"] = _pm_reading(ak.pm25_mean, ak.excluded)
+    worst = _pm_reading(ak.worst_district_pm25, 0)
+    name = q.district_name(rt, ak.worst_district, "ko")
+    name_en = q.district_name(rt, ak.worst_district, "en")
+    out["worst_district"] = Reading(name or "–", worst.status, worst.label, name_en or "",
+                                    unit=f"{_num(ak.worst_district_pm25)} µg/m³" if ak.worst_district else None)
+    alerts = q.open_alerts_by_severity(rt)
+    if alerts is None:
+        out["open_alerts"] = Reading("–", "unknown", both("live.not_available"))
+    else:
+        total = sum(alerts.values())
+        status = "critical" if alerts.get("critical") else "bad" if alerts.get("high") else "warn" if total else "ok"
+        note = " · ".join(f"{both(f'severity.{s}')} {alerts.get(s, 0)}" for s in SEVERITIES)
+        out["open_alerts"] = Reading(f"{total:,}", status, both(f"severity.{_top(alerts)}") if total else "0", note)
+    pending = q.pending_approvals(rt)
+    out["pending_approvals"] = (Reading("–", "unknown", both("live.not_available")) if pending is None else
+                                Reading(f"{pending:,}", "warn" if pending else "ok", "▲" if pending else "●"))
+    return out
+
+
+def _top(counts: dict[str, int]) -> str:
+    return next((s for s in SEVERITIES if counts.get(s)), "low")
+
+
+def trend_figure(rt: Runtime) -> tuple[go.Figure, str]:
+    """Six hours of speed and PM2.5 (lists, not numpy, so the figure can be patched later)."""
+    data = q.trend_6h(rt)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(both("wall.trend.speed"), both("wall.trend.pm25")))
+    for col, key, colour in ((1, "speed", "#56B4E9"), (2, "pm25", "#F2C200")):
+        xs = [x for x, _ in data[key]]
+        ys = [y for _, y in data[key]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"color": colour, "width": 4},
+                                 marker={"size": 10}, showlegend=False), row=1, col=col)
+    fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="#0E1726",
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, font={"size": 18, "color": "#E8EEF7"})
+    fig.update_annotations(font_size=20)
+    fig.update_xaxes(tickformat="%H:%M", gridcolor="#2A3A52")
+    fig.update_yaxes(gridcolor="#2A3A52", rangemode="tozero")
+    note = "" if data["history"] else both("live.latest_only")
+    return fig, note
+
+
+# -- layout -------------------------------------------------------------------------------
+def _tile(name: str, label_key: str, unit_key: str, domain: str, r: Reading) -> html.Section:
+    return KpiTile(name, both(label_key), r.unit if r.unit is not None else both(unit_key), domain,
+                   value=r.value, status=r.status, status_label=r.label, note=r.note)
+
+
+def layout(**_query: Any) -> html.Div:
+    rt = _rt()
+    pack = q.city_pack(rt)
+    r = readings(rt)
+    fig, note = trend_figure(rt)
+    snapshots = {"traffic": q.map_snapshot(rt, "traffic"), "air": q.map_snapshot(rt, "air")}
+    return html.Div(className="wall", children=[
+        html.Section(className="panel wall-map-panel", children=[
+            html.Div(className="panel-head", children=[
+                html.H2(both("wall.title")),
+                StalenessBadge("map-traffic", "traffic"), StalenessBadge("map-air", "air"),
+            ]),
+            CityMap(MAP, center=pack.center, snapshots=snapshots, tile_url=rt.settings.tile_url, zoom=11,
+                    wall=True, interactive=False, alerts=q.alert_points(rt)),
+        ]),
+        html.Div(className="wall-tiles", children=[_tile(*row, r[row[0]]) for row in TILES]),
+        html.Section(className="panel wall-trend-panel", children=[
+            html.Div(className="panel-head", children=[
+                html.H2(both("wall.trend.title")), html.Span(note, id=TREND_NOTE, className="panel-note"),
+                StalenessBadge("trend", "traffic"),
+            ]),
+            dcc.Graph(id=TREND, figure=fig, config={"displayModeBar": False, "staticPlot": True},
+                      className="wall-trend"),
+        ]),
+    ])
+
+
+# -- registration and callbacks -----------------------------------------------------------
+def register(app: Dash) -> None:
+    dash.register_page(__name__, path="/wall", layout=guarded("view.live", layout), title=both("nav.wall"),
+                       permission="view.live", nav_key="nav.wall", live=("traffic", "air", "alerts", "commands"),
+                       order=0)
+    outputs = []
+    for name, *_ in TILES:
+        ids = KpiIds(name)
+        outputs += [Output(ids.value, "children"), Output(ids.unit, "children"), Output(ids.status, "children"),
+                    Output(ids.note, "children"), Output(ids.tile, "className")]
+
+    @app.callback(*outputs, Output(TREND, "figure"), Output(TREND_NOTE, "children"), Output(alerts_id(MAP), "data"),
+                  Input(LIVE_TICK, "data"),
+                  prevent_initial_call=True)
+    @requires("view.live")
+    def refresh(_tick: int | None) -> list[Any]:
+        """New readings after live data arrived (throttled to once a second in the browser)."""
+        rt = _rt()
+        r = readings(rt)
+        values: list[Any] = []
+        for name, _label, unit_key, _domain in TILES:
+            reading = r[name]
+            values += [reading.value, reading.unit if reading.unit is not None else both(unit_key),
+                       status_children(reading.status, reading.label), reading.note, tile_class(reading.status)]
+        fig, note = trend_figure(rt)
+        return [*values, fig, note, q.alert_points(rt)]
