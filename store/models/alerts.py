@@ -75,6 +75,8 @@ class Alert(Base):
         Index("ix_alerts_category_resolved", "category", "resolved_at"),
         Index("ix_alerts_last_seen", "last_seen"),
     )
+    # Optimistic concurrency: two people acknowledging at once → one wins, the other gets 409.
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AlertEvent(Base):

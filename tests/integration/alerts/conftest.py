@@ -1,0 +1,69 @@
+"""Fixtures of the alerts integration tests: sensors registered, a worker, helpers to post readings."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alerts.worker import AlertWorker
+from alerts.rules import default_rules
+from store.runtime import Runtime
+
+AIR_Q = {"pm25": "ug/m3", "pm10": "ug/m3", "o3": "ppm", "no2": "ppm"}
+DISTRICT = "Jongno-gu"
+
+
+@pytest.fixture
+def air_rt(rt: Runtime) -> Runtime:
+    """`rt` with three air stations in Jongno-gu and one in Gangnam-gu."""
+    from feeds.ingest import register_sensor
+
+    for i, (lat, lon) in enumerate([(37.5735, 126.9788), (37.5800, 126.9850), (37.5700, 126.9900)]):
+        register_sensor(rt, f"air-j{i}", kind="air", lat=lat, lon=lon, district=DISTRICT, quantities=AIR_Q)
+    register_sensor(rt, "air-g0", kind="air", lat=37.5172, lon=127.0473, district="Gangnam-gu", quantities=AIR_Q)
+    return rt
+
+
+@pytest.fixture
+def worker(rt: Runtime) -> AlertWorker:
+    return AlertWorker(rt, default_rules(), "test-consumer")
+
+
+def air_obs(sensor: str, at: datetime, pm25: float) -> dict[str, Any]:
+    return {"sensor_id": sensor, "time": at.isoformat(), "values": {"pm25": pm25, "pm10": 30.0, "o3": 0.02, "no2": 0.02}}
+
+
+@pytest.fixture
+def drain(rt: Runtime, worker: AlertWorker) -> Callable[[], int]:
+    """Run the worker until the streams are empty; the number of entries handled."""
+
+    def run() -> int:
+        total = 0
+        while (n := worker.step()):
+            total += n
+        return total
+
+    return run
+
+
+@pytest.fixture
+def post_air(air_rt: Runtime, drain: Callable[[], int]) -> Iterator[Callable[..., None]]:
+    """Ingest `minutes` of readings (one per station per 2 minutes) at a PM2.5 level, moving the
+    clock; the worker drains the streams after each tick, as it does when running."""
+    from feeds.ingest import ingest
+
+    def post(pm25: float, minutes: int = 10, sensors: tuple[str, ...] = ("air-j0", "air-j1", "air-j2")) -> None:
+        for _ in range(0, minutes, 2):
+            now = air_rt.clock.now()
+            result = ingest(air_rt, [air_obs(s, now, pm25) for s in sensors], source="test")
+            assert result.quarantined == 0 and result.rejected == 0
+            drain()
+            air_rt.clock.advance(minutes=2)  # type: ignore[attr-defined]
+
+    yield post
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
