@@ -40,7 +40,7 @@ def new_context() -> str:
     return uuid.uuid4().hex
 
 
-def _record(s: Session, events: Iterable[model.Event], context_id: str | None, subject_type: str = "alert") -> None:
+def record_events(s: Session, events: Iterable[model.Event], context_id: str | None, subject_type: str = "alert") -> None:
     """History rows and audit entries for events, in the caller's transaction."""
     for ev in events:
         if subject_type == "alert":
@@ -208,7 +208,7 @@ def raise_candidates(rt: Runtime, candidates: Sequence[Candidate], rules: RuleSe
                             changed[other.id] = other
             elif r.severity_raised:
                 events.append(model.AlertFolded(r.alert.id, now, SYSTEM_ACTOR, r.alert.count, r.alert.severity))
-        _record(s, events, ctx)
+        record_events(s, events, ctx)
         out = [alert_json(a) for a in changed.values()]
     return out
 
@@ -232,7 +232,7 @@ def _act(rt: Runtime, alert_id: int, actor: model.Actor, context_id: str | None,
             if comment_text:
                 s.add(AlertComment(alert_id=alert.id, at=now, author=actor.name, text=comment_text.strip()))
             s.flush()
-            _record(s, events, ctx)
+            record_events(s, events, ctx)
             out = alert_json(alert)
     except StaleDataError:
         raise Conflict(f"alert {alert_id} was changed by someone else at the same moment; reload and retry") from None
@@ -287,8 +287,8 @@ def open_incident(rt: Runtime, alert_ids: Sequence[int], actor: model.Actor, nam
             a.incident_id = inc.id
             events.append(model.AlertGrouped(a.id, now, actor.name, inc.id))
         s.flush()
-        _record(s, events, ctx)
-        _record(s, [model.IncidentOpened(inc.id, now, actor.name, tuple(ids), inc.name)], ctx, "incident")
+        record_events(s, events, ctx)
+        record_events(s, [model.IncidentOpened(inc.id, now, actor.name, tuple(ids), inc.name)], ctx, "incident")
         out = incident_json(inc, ids)
         changes = {str(a.id): alert_json(a) for a in alerts}
     publish(rt, changes, incidents={str(out["id"]): out})
@@ -310,7 +310,7 @@ def name_incident(rt: Runtime, incident_id: int, actor: model.Actor, name: str, 
             raise NotFound(f"no incident {incident_id}")
         inc.state = model.incident_move(inc.state, "name", incident_id)
         previous, inc.name = inc.name, clean
-        _record(s, [model.IncidentNamed(inc.id, now, actor.name, clean, previous)], ctx, "incident")
+        record_events(s, [model.IncidentNamed(inc.id, now, actor.name, clean, previous)], ctx, "incident")
         ids = list(s.scalars(select(Alert.id).where(Alert.incident_id == inc.id)))
         out = incident_json(inc, sorted(ids))
     publish(rt, {}, incidents={str(out["id"]): out})
@@ -335,8 +335,8 @@ def resolve_incident(rt: Runtime, incident_id: int, actor: model.Actor, verdict:
             if a.state != RESOLVED:
                 events += model.resolve(a, actor, now, verdict, comment)
         s.flush()
-        _record(s, events, ctx)
-        _record(s, [model.IncidentResolved(inc.id, now, actor.name, verdict, len(events))], ctx, "incident")
+        record_events(s, events, ctx)
+        record_events(s, [model.IncidentResolved(inc.id, now, actor.name, verdict, len(events))], ctx, "incident")
         out = incident_json(inc, [a.id for a in members])
         changes = {str(a.id): alert_json(a) for a in members}
     publish(rt, changes, incidents={str(out["id"]): out})

@@ -30,6 +30,8 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("delta-publisher", "feeds.worker:run_delta_publisher", frozenset({"run", "worker"})),
     Service("ingest-worker", "feeds.worker:run_worker", frozenset({"run", "worker"})),
+    Service("alert-worker", "alerts.worker:run_alert_worker", frozenset({"run", "worker"})),
+    Service("alert-escalation", "alerts.escalation:run_escalation", frozenset({"run", "scheduler"})),
     Service("simulator", "feeds.simulator:run_simulator", frozenset({"run", "simulate"}),
             when=lambda rt: rt.settings.simulator == "on"),
 )
