@@ -216,7 +216,7 @@ def _result_text(c: Any, d: pd.DataFrame) -> str:
         err = d["error"].dropna()
         return "failed" + (f": {err.iloc[-1]}" if len(err) else "")
     if c.state in ("rejected", "expired", "cancelled"):
-        return c.state + (f": {c.reason}" if c.reason and c.state == "rejected" else "")
+        return c.state + (f": {c.reason}" if _text(c.reason) and c.state == "rejected" else "")
     return f"{c.state} (not finished)"
 
 
@@ -233,7 +233,7 @@ def incidents_table(src: Sources) -> pd.DataFrame:
     if inc.empty:
         return _empty(cols, times=("opened_at", "resolved_at"), ints=("incident_id", "alerts", "commands"))
     linked = _linked_commands(src)
-    rows = [{"incident_id": int(i.id), "name": i.name or "", "state": i.state, "district": i.district or "",
+    rows = [{"incident_id": int(i.id), "name": _text(i.name), "state": i.state, "district": _text(i.district),
              "opened_at": i.opened_at, "resolved_at": i.resolved_at,
              "alerts": int((a["incident_id"] == i.id).sum()), "commands": int(len(linked.get(int(i.id), [])))}
             for i in inc.itertuples(index=False)]
@@ -270,10 +270,10 @@ def timeline(src: Sources, incident_ids: list[int]) -> pd.DataFrame:
     alert_inc = {int(k): int(v) for k, v in zip(a["id"], a["incident_id"]) if pd.notna(v) and int(v) in incident_ids}
     for i in inc[inc["id"].isin(incident_ids)].itertuples(index=False):
         rows.append(dict(incident_id=int(i.id), at=i.opened_at, kind="incident_opened", actor=i.opened_by, ref=f"incident {i.id}",
-                         detail=i.name or ""))
+                         detail=_text(i.name)))
         if pd.notna(i.resolved_at):
-            rows.append(dict(incident_id=int(i.id), at=i.resolved_at, kind="incident_resolved", actor=i.resolved_by or "",
-                             ref=f"incident {i.id}", detail=i.verdict or ""))
+            rows.append(dict(incident_id=int(i.id), at=i.resolved_at, kind="incident_resolved", actor=_text(i.resolved_by),
+                             ref=f"incident {i.id}", detail=_text(i.verdict)))
     alerts = a[a["id"].isin(list(alert_inc))].set_index("id")
     ev = src.alert_events if src.alert_events is not None else pd.DataFrame(columns=["alert_id", "at", "actor", "kind", "payload"])
     for e in ev[ev["alert_id"].isin(list(alert_inc)) & (ev["kind"] != "folded")].itertuples(index=False):
@@ -298,14 +298,29 @@ def timeline(src: Sources, incident_ids: list[int]) -> pd.DataFrame:
             if src.dispatches is not None:
                 for d in src.dispatches[src.dispatches["command_id"] == c.id].itertuples(index=False):
                     rows.append(dict(incident_id=inc_id, at=d.finished_at, kind="dispatch_ok" if d.ok else "dispatch_failed",
-                                     actor=d.worker, ref=ref, detail=f"attempt {d.attempt}" + (f": {d.error}" if d.error else "")))
+                                     actor=d.worker, ref=ref, detail=f"attempt {d.attempt}" + (f": {d.error}" if _text(d.error) else "")))
             if c.state in ("rejected", "expired", "cancelled"):
                 rows.append(dict(incident_id=inc_id, at=c.updated_at, kind=f"command_{c.state}", actor="", ref=ref,
-                                 detail=c.reason or ""))
+                                 detail=_text(c.reason)))
     out = _times(pd.DataFrame(rows, columns=cols), ("at",))
     order = {"incident_opened": 0, "alert_opened": 1}
     out = out.assign(_o=out["kind"].map(order).fillna(5)).sort_values(["incident_id", "at", "_o"], kind="stable")
     return out.drop(columns="_o").reset_index(drop=True).astype({"incident_id": "int64"})
+
+
+def _text(v: Any) -> str:
+    """A text cell: missing (None, NaN) becomes "", so no table shows "nan"."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return ""
+    return str(v)
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as text with "" for missing, so every export types them the same way."""
+    for c in df.columns:
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
+            df[c] = df[c].map(_text).astype("str")
+    return df
 
 
 def _payload_text(payload: Any) -> str:
@@ -324,11 +339,11 @@ def open_items(src: Sources) -> pd.DataFrame:
         for r in still.itertuples(index=False):
             acked = pd.notna(r.acknowledged_at) and r.acknowledged_at < e
             rows.append(dict(kind="alert", id=int(r.id), state="acknowledged" if acked else "open",
-                             what=f"{r.category} ({r.severity})", district=r.district or "", since=r.opened_at))
+                             what=f"{r.category} ({r.severity})", district=_text(r.district), since=r.opened_at))
     if src.incidents is not None:
         i = src.incidents
         for r in i[(i["opened_at"] < e) & (i["resolved_at"].isna() | (i["resolved_at"] >= e))].itertuples(index=False):
-            rows.append(dict(kind="incident", id=int(r.id), state="open", what=r.name or "", district=r.district or "",
+            rows.append(dict(kind="incident", id=int(r.id), state="open", what=_text(r.name), district=_text(r.district),
                              since=r.opened_at))
     if src.commands is not None:
         c = src.commands
@@ -431,7 +446,7 @@ def build_shift_report(src: Sources, *, generated_at: datetime, targets: dict[st
         t["commands"] = commands_table(src)
     t["open_items"] = open_items(src)
     t["handover_notes"], t["handover_signoff"] = handover_tables(src)
-    ordered = {"summary": summary(src, t), **t}
+    ordered = {name: _clean(df) for name, df in {"summary": summary(src, t), **t}.items()}
     p = src.period
     return Report("shift" if p.shift is not None else "range", p, generated_at, ordered,
                   available={"alerts": has_alerts, "commands": has_commands}, subject=p.shift_id or p.slug)
@@ -463,5 +478,6 @@ def build_incident_report(src: Sources, incident_id: int, *, generated_at: datet
          "commands_executed": float((t["commands"]["state"] == "executed").sum())}
     units = {"duration_min": "min", "ack_median_min": "min", "resolve_median_min": "min"}
     summary_df = pd.DataFrame({"key": list(v), "value": list(v.values()), "unit": [units.get(k, "") for k in v]})
-    return Report("incident", src.period, generated_at, {"summary": summary_df.astype({"value": "float64"}), **t},
+    tables = {name: _clean(df) for name, df in {"summary": summary_df.astype({"value": "float64"}), **t}.items()}
+    return Report("incident", src.period, generated_at, tables,
                   available={"alerts": True, "commands": src.commands is not None}, subject=f"incident-{incident_id}")
