@@ -85,3 +85,26 @@ def pending_count(rt: Runtime) -> int:
     """How many commands wait for an approval: the wall's pending-approvals tile."""
     with rt.session() as s:
         return int(s.scalar(select(func.count()).select_from(CommandRow).where(CommandRow.state == PENDING)) or 0)
+
+
+def cap_xml(rt: Runtime, command_id: int) -> bytes:
+    """The CAP 1.2 message of an emergency alert: what was sent once approved, else a preview."""
+    from actuation import cap
+
+    with rt.session() as s:
+        row = s.get(CommandRow, command_id)
+        if row is None:
+            raise NotFound(f"no command {command_id}")
+        if row.type != "emergency_alert":
+            raise NotFound(f"command {command_id} is a {row.type}, which has no CAP message")
+        sent = s.scalars(select(OutboxRow.payload).where(OutboxRow.command_id == command_id)).first()
+        if sent and sent.get("cap_xml"):
+            return str(sent["cap_xml"]).encode()
+        refs = []
+        for ref_id in row.params.get("references") or []:
+            ref = s.get(CommandRow, ref_id)
+            if ref is not None:
+                refs.append(cap.Reference(cap.SENDER, cap.identifier(ref_id), ref.created_at))
+        if row.params.get("msg_type", "Alert") != "Alert" and not refs:
+            raise NotFound(f"command {command_id} references no known alert")
+        return cap.render(command_id, row.params, row.created_at, tz=rt.settings.timezone, references=refs)

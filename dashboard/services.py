@@ -34,6 +34,9 @@ SERVICES: tuple[Service, ...] = (
     Service("alert-escalation", "alerts.escalation:run_escalation", frozenset({"run", "scheduler"})),
     Service("simulator", "feeds.simulator:run_simulator", frozenset({"run", "simulate"}),
             when=lambda rt: rt.settings.simulator == "on"),
+    Service("approval-expiry", "actuation.service:run_expiry", frozenset({"run", "scheduler"})),
+    Service("lighting-scheduler", "actuation.lighting:run_scheduler", frozenset({"run", "scheduler"})),
+    Service("command-dispatcher", "actuation.dispatcher:run_dispatcher", frozenset({"run", "dispatcher"})),
 )
 
 
