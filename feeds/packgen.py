@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from feeds import geo
-
-if TYPE_CHECKING:
-    from feeds.citypack import Bus, BusRoute, CityPack, Corridor, District, Link, SensorSite
+from feeds.citypack import Bus, BusRoute, CityPack, Corridor, District, Link, SensorSite
 
 DETECTOR_QUANTITIES = {"speed_kmh": "km/h", "volume_vph": "veh/h", "occupancy_pct": "%"}
 AIR_QUANTITIES = {"pm25": "ug/m3", "pm10": "ug/m3", "o3": "ppm", "no2": "ppm", "co": "ppm", "so2": "ppm",
@@ -194,8 +191,6 @@ def _grid_for(districts: tuple[District, ...], n_edges: int, seed: int) -> _Grid
 
 
 def generate_seoul(districts: tuple[District, ...], scale: str, seed: int) -> CityPack:
-    from feeds.citypack import Bus, CityPack, Link, SensorSite
-
     sc = SCALES[scale]
     rng = np.random.default_rng([seed, 2])
     grid = _grid_for(districts, sc.links // 2, seed)
@@ -358,8 +353,6 @@ def generate_seoul(districts: tuple[District, ...], scale: str, seed: int) -> Ci
 
 
 def _with_upstream(link: Link, upstream: tuple[str, ...]) -> Link:
-    from dataclasses import replace
-
     return replace(link, upstream=upstream)
 
 
@@ -387,8 +380,6 @@ def _apportion(total: int, weights: np.ndarray, *, minimum: int = 0) -> list[int
 
 def _routes(links: list[Link], ends: list, n_routes: int, rng: np.random.Generator) -> list[BusRoute]:
     """Bus routes as round trips: a random walk that prefers going straight, then back again."""
-    from feeds.citypack import BusRoute
-
     by_start: dict[tuple[int, int], list[int]] = defaultdict(list)
     for n, (a, _b) in enumerate(ends):
         by_start[a].append(n)
@@ -420,8 +411,6 @@ def _routes(links: list[Link], ends: list, n_routes: int, rng: np.random.Generat
 
 def _corridors(links: list[Link], ends: list) -> tuple[Corridor, ...]:
     """The longest chain of each named road in each direction: what operators watch."""
-    from feeds.citypack import Corridor
-
     by_start: dict[tuple[tuple[int, int], str], list[int]] = defaultdict(list)
     for n, (a, _b) in enumerate(ends):
         by_start[(a, links[n].name)].append(n)

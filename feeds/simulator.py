@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
