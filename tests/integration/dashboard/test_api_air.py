@@ -22,11 +22,12 @@ def _pack(rt: Runtime):  # type: ignore[no-untyped-def]
     return load_pack(rt.settings.city, rt.settings.scale, rt.settings.sim_seed)
 
 
-def _fill_history(rt: Runtime, sensor_ids: list[str], values: dict[str, float], hours: int = 24) -> None:
+def _fill_history(rt: Runtime, sensor_ids: list[str], values: dict[str, float], hours: int = 24,
+                  *, current_hour: bool = True) -> None:
     """One validated 5-minute bucket per hour for the last `hours` hours (the current hour included)."""
     now = rt.clock.now()
     with rt.session() as s:
-        for h in air_queries.hour_starts(now, hours):
+        for h in air_queries.hour_starts(now, hours)[: None if current_hour else -1]:
             for sid in sensor_ids:
                 for q, v in values.items():
                     s.add(Rollup(entity_type="sensor", entity_id=sid, quantity=q, bucket_start=h, bucket_minutes=5,
@@ -129,3 +130,23 @@ def test_route_is_in_the_openapi_document_with_its_response_model(rt: Runtime) -
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DistrictsOut"}
     assert "wall" in op["description"] and "operator" in op["description"]
     assert "IndexOut" in doc["components"]["schemas"]
+
+
+def test_settled_hours_are_read_once_and_the_current_hour_every_time(any_db_rt: Runtime) -> None:
+    rt = any_db_rt
+    pack = _pack(rt)
+    site = pack.sensors_of("air")[0]
+    _fill_history(rt, [site.id], {"no2": 0.02, "pm25": 20.0, "pm10": 30.0, "o3": 0.02}, current_hour=False)
+    first = air_queries.read_sensors(rt, pack, [site.id])[0]
+    with rt.session() as s:  # this hour's first bucket arrives
+        s.add(Rollup(entity_type="sensor", entity_id=site.id, quantity="no2", bucket_start=rt.clock.now(),
+                     bucket_minutes=5, n=1, total=0.1, minimum=0.1, maximum=0.1, flagged=0))
+
+    second = air_queries.read_sensors(rt, pack, [site.id])[0]
+    rt.clock.advance(hours=2)  # that hour is settled now and comes from the cache-filling read
+    third = air_queries.read_sensor_day(rt, pack, site.id)
+
+    assert first.cai.figures["no2"].reason == "no validated value in the last hour"
+    assert second.cai.figures["no2"].concentration == pytest.approx(0.1)
+    assert third.series["no2"][-3] == pytest.approx(0.1)
+    assert third.series["no2"][-1] is None
