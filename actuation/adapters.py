@@ -201,7 +201,12 @@ class SimulatedFieldSystem:
                 if known.result.get("in_progress"):
                     raise AdapterError(f"{self.system}: still carrying out {key}") from None
                 return {**known.result, "replayed": True}
-        result = EXECUTORS[self.system](self.rt, key, payload, self.faults)
+        try:
+            result = EXECUTORS[self.system](self.rt, key, payload, self.faults)
+        except Exception:
+            with self.rt.session() as s:  # it did not act: free the key for the retry
+                s.delete(s.get(FieldLedgerRow, key))
+            raise
         with self.rt.session() as s:
             row = s.get(FieldLedgerRow, key)
             assert row is not None

@@ -40,6 +40,9 @@ class _StoreWriter(BaseScheduler):
     def wakeup(self) -> None:
         pass
 
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait=False)
+
 
 def make_scheduler(rt: Runtime, *, paused: bool = False) -> BaseScheduler:
     """The running scheduler, or (paused=True) one that only writes jobs to the shared store."""
