@@ -198,9 +198,9 @@ def generate_seoul(districts: tuple[District, ...], scale: str, seed: int) -> Ci
     side = _bank(districts)
     river = river_line(districts)
     lat, lon = grid.lat, grid.lon
+    bank_road = _riverside(grid, side, river)
 
     # -- road names, classes, lanes and speeds, per grid line ---------------------------------
-    n_rows, n_cols = lat.shape
     line_of = [("ew", e[0]) if e[0] == e[2] else ("ns", e[1]) for e in grid.edges]
     mids = np.array([((lat[e[0], e[1]] + lat[e[2], e[3]]) / 2, (lon[e[0], e[1]] + lon[e[2], e[3]]) / 2)
                      for e in grid.edges])
@@ -222,20 +222,13 @@ def generate_seoul(districts: tuple[District, ...], scale: str, seed: int) -> Ci
         for k, lk in enumerate(line_of):
             if lk == line and road.lo <= along[k] <= road.hi and k not in grid.crossing:
                 name[k], lanes[k], speed[k] = road.name, ln, sp
-    # Riverside expressways: segments with both ends within ~0.75 spacing of the river, same bank.
-    near = 0.75 * grid.spacing_m
-    for k, (i0, j0, i1, j1) in enumerate(grid.edges):
-        if name[k] or k in grid.crossing:
-            continue
-        s0, s1 = side[grid.district[i0, j0]], side[grid.district[i1, j1]]
-        if s0 == 0 or s0 != s1:
-            continue
-        d0 = np.min(geo.haversine_m(river[:, 0], river[:, 1], lat[i0, j0], lon[i0, j0]))
-        d1 = np.min(geo.haversine_m(river[:, 0], river[:, 1], lat[i1, j1], lon[i1, j1]))
-        if d0 < near and d1 < near:
-            name[k] = RIVERSIDE[int(s0)]
-            lanes[k] = int(rng.integers(3, 5))
-            speed[k] = float(rng.choice((80, 90, 100)))
+    # Riverside expressways: one continuous road along each bank (see `_riverside`).
+    for bank in (1, -1):
+        ln = int(rng.integers(3, 5))
+        sp = float(rng.choice((80, 90, 100)))
+        for k, b in bank_road.items():
+            if b == bank:
+                name[k], lanes[k], speed[k] = RIVERSIDE[bank], ln, sp
     generic: dict[tuple[str, int], tuple[str, int, float]] = {}
     for k, lk in enumerate(line_of):
         if name[k]:
@@ -350,6 +343,39 @@ def generate_seoul(districts: tuple[District, ...], scale: str, seed: int) -> Ci
     return CityPack(name="seoul", scale=scale, center=(37.5665, 126.9780), districts=districts,
                     links=tuple(links), sensors=tuple(sensors), routes=tuple(routes), buses=tuple(buses),
                     corridors=_corridors(links, ends), timezone="Asia/Seoul")
+
+
+def _riverside(grid: _Grid, side: np.ndarray, river: np.ndarray) -> dict[int, int]:
+    """Add a riverside road along each bank to the grid; returns edge index -> bank (1 N, -1 S).
+
+    In each grid column, the bank's node nearest the river (within 1.2 spacings) is a point of the
+    road; consecutive columns' points are joined, reusing the grid segment when there is one.
+    """
+    rows, cols = grid.lat.shape
+    on_land = grid.district >= 0
+    d = np.full(grid.lat.shape, np.inf)
+    d[on_land] = geo.haversine_m(river[None, :, 0], river[None, :, 1], grid.lat[on_land][:, None],
+                                 grid.lon[on_land][:, None]).min(axis=1)
+    node_bank = np.where(on_land, side[grid.district], 0)
+    index = {e: k for k, e in enumerate(grid.edges)}
+    out: dict[int, int] = {}
+    for bank in (1, -1):
+        picks: dict[int, int] = {}
+        for j in range(cols):
+            near = [(d[i, j], i) for i in range(rows) if node_bank[i, j] == bank and d[i, j] < 1.2 * grid.spacing_m]
+            if near:
+                picks[j] = min(near)[1]
+        for j, i in sorted(picks.items()):
+            if j + 1 not in picks:
+                continue
+            e = (i, j, picks[j + 1], j + 1)
+            k = index.get(e)
+            if k is None:
+                k = index[e] = len(grid.edges)
+                grid.edges.append(e)
+            if k not in grid.crossing:
+                out[k] = bank
+    return out
 
 
 def _with_upstream(link: Link, upstream: tuple[str, ...]) -> Link:

@@ -108,6 +108,13 @@ def test_free_speeds_are_urban_arterials_or_expressways(seoul):
     assert any(link.name.startswith("세종대로") for link in seoul.links)
 
 
+def test_riverside_expressways_run_continuously_along_both_banks(seoul):
+    longest = {c.name: len(c.link_ids) for c in seoul.corridors}
+
+    assert longest["올림픽대로 Olympic-daero eastbound"] >= 30
+    assert longest["강변북로 Gangbyeonbuk-ro westbound"] >= 20
+
+
 def test_bridges_sit_on_the_river_between_the_banks(seoul):
     river = river_line(seoul.districts)
     bridges = seoul.sensors_of("bridge")
