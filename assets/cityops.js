@@ -29,7 +29,15 @@
     very_unhealthy: { fillColor: "#FF3B30", radius: 10, color: "#FFFFFF", weight: 2.5, dashArray: null },
     flagged: { fillColor: "#9AA0A6", radius: 6, color: "#FFFFFF", weight: 2, dashArray: "2 3" },
     none: { fillColor: "#4A5568", radius: 4, color: "#0B1220", weight: 1, dashArray: null },
+    // US EPA AQI categories (the air page's setting): EPA's colours, the radius grows with the band.
+    us_good: { fillColor: "#00E400", radius: 5, color: "#0B1220", weight: 1, dashArray: null },
+    us_moderate: { fillColor: "#FFFF00", radius: 6, color: "#0B1220", weight: 1, dashArray: null },
+    us_unhealthy_sensitive: { fillColor: "#FF7E00", radius: 7, color: "#0B1220", weight: 1.5, dashArray: null },
+    us_unhealthy: { fillColor: "#FF0000", radius: 8, color: "#FFFFFF", weight: 1.5, dashArray: null },
+    us_very_unhealthy: { fillColor: "#8F3F97", radius: 10, color: "#FFFFFF", weight: 2.5, dashArray: null },
+    us_hazardous: { fillColor: "#7E0023", radius: 12, color: "#FFFFFF", weight: 3, dashArray: null },
   };
+  const BUS = { radius: 2.5, color: "#0B1220", weight: 0.5, fillColor: "#F4F4F4", fillOpacity: 0.95 };
   C.LINK = LINK;
   C.AIR = AIR;
 
@@ -44,9 +52,13 @@
       const s = C.state.traffic[feature.id];
       return linkStyle(s && s[0]);
     },
-    airPoint: function (feature, latlng) {
-      const s = C.state.air[feature.id];
+    airPoint: function (feature, latlng, context) {
+      const domain = (context && context.hideout && context.hideout.domain) || "air";
+      const s = (C.state[domain] || {})[feature.id];
       return L.circleMarker(latlng, airStyle(s && s[0]));
+    },
+    busPoint: function (feature, latlng) {
+      return L.circleMarker(latlng, BUS);
     },
     alertPoint: function (feature, latlng) {
       const sev = (feature.properties || {}).severity || "medium";
@@ -65,6 +77,7 @@
   function restyle(domain, id, wire) {
     const layers = C.layers[domain] && C.layers[domain][id];
     if (!layers) return 0;
+    if (domain === "bus") return move(layers, wire);
     const style = domain === "traffic" ? linkStyle(wire && wire[0]) : airStyle(wire && wire[0]);
     let n = 0;
     for (let i = layers.length - 1; i >= 0; i--) {
@@ -72,6 +85,18 @@
       if (!layer._map) { layers.splice(i, 1); continue; }  // its map was unmounted
       layer.setStyle(style);
       if (style.radius && layer.setRadius) layer.setRadius(style.radius);
+      n++;
+    }
+    return n;
+  }
+
+  /* A bus delta ([lat, lon, route]) moves its marker; a bus without a position stays put. */
+  function move(layers, wire) {
+    if (!wire || wire[0] == null || wire[1] == null) return 0;
+    let n = 0;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      if (!layers[i]._map) { layers.splice(i, 1); continue; }
+      layers[i].setLatLng([wire[0], wire[1]]);
       n++;
     }
     return n;

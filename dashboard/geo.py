@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, request
 
 from feeds.live_queries import layer_geojson
+from feeds.traffic_queries import buses_geojson
 from store.runtime import Runtime
 
 geo = Blueprint("geo", __name__, url_prefix="/geo")
@@ -31,6 +32,9 @@ def _cached(rt: Runtime, layer: str) -> tuple[bytes, str]:
 
 @geo.get("/<layer>.json")
 def layer_json(layer: str) -> Any:
+    if layer == "buses":  # positions move: read fresh each time, never cached; live deltas move them after
+        body = json.dumps(buses_geojson(current_app.extensions["cityops"]), separators=(",", ":")).encode()
+        return Response(body, mimetype="application/geo+json", headers={"Cache-Control": "no-store"})
     if layer not in LAYERS:
         abort(404)
     body, etag = _cached(current_app.extensions["cityops"], layer)

@@ -25,6 +25,7 @@ SPEED_LEGEND = (("free", "━", "speed.free"), ("slow", "━━", "speed.slow"),
                 ("flagged", "┅", "status.flagged"))
 AIR_LEGEND = (("good", "●", "cai.good"), ("moderate", "●", "cai.moderate"), ("unhealthy", "⬤", "cai.unhealthy"),
               ("very_unhealthy", "◉", "cai.very_unhealthy"), ("flagged", "◌", "status.flagged"))
+BUS_LEGEND = (("bus", "•", "traffic.layer.buses"),)
 
 
 def state_id(map_id: str, domain: str) -> dict[str, str]:
@@ -36,21 +37,35 @@ def alerts_id(map_id: str) -> str:
     return f"{map_id}-alerts"
 
 
-def _legend(lang: str | None, wall: bool) -> html.Div:
+def _legend(lang: str | None, wall: bool, sections: tuple[str, ...] = ("traffic", "air")) -> html.Div | None:
     word = (lambda k: both(k)) if wall else (lambda k: t(k, lang))
-    rows = [html.Div(word("wall.legend.speed"), className="legend-title")]
-    rows += [html.Div([html.Span(mark, className=f"legend-mark link-{cls}"), html.Span(word(key))], className="legend-row")
-             for cls, mark, key in SPEED_LEGEND]
-    rows += [html.Div(word("wall.legend.cai"), className="legend-title")]
-    rows += [html.Div([html.Span(mark, className=f"legend-mark air-{cls}"), html.Span(word(key))], className="legend-row")
-             for cls, mark, key in AIR_LEGEND]
-    return html.Div(rows, className="map-legend")
+    rows = []
+    if "traffic" in sections:
+        rows += [html.Div(word("wall.legend.speed"), className="legend-title")]
+        rows += [html.Div([html.Span(mark, className=f"legend-mark link-{cls}"), html.Span(word(key))], className="legend-row")
+                 for cls, mark, key in SPEED_LEGEND]
+    if "air" in sections:
+        rows += [html.Div(word("wall.legend.cai"), className="legend-title")]
+        rows += [html.Div([html.Span(mark, className=f"legend-mark air-{cls}"), html.Span(word(key))], className="legend-row")
+                 for cls, mark, key in AIR_LEGEND]
+    if "bus" in sections:
+        rows += [html.Div([html.Span(mark, className=f"legend-mark {cls}-mark"), html.Span(word(key))], className="legend-row")
+                 for cls, mark, key in BUS_LEGEND]
+    return html.Div(rows, className="map-legend") if rows else None
 
 
 def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, dict[str, Any]],  # noqa: N802
             tile_url: str | None = None, zoom: float = 11, lang: str | None = "en", wall: bool = False,
-            interactive: bool = True, alerts: dict[str, Any] | None = None) -> html.Div:
-    """The map and one snapshot store per live layer (`snapshots`: domain → wire states)."""
+            interactive: bool = True, alerts: dict[str, Any] | None = None, selectable: bool = False,
+            legend: tuple[str, ...] = ("traffic", "air"), air_domain: str = "air") -> html.Div:
+    """The map and one snapshot store per live layer (`snapshots`: domain → wire states).
+
+    `selectable` makes links and sensors clickable (their layer's ``clickData`` carries the
+    feature). `air_domain` names the state the sensor layer is drawn from: "air" is the wall's
+    live class; a page may keep its own (the air page's per-pollutant classes). A ``"bus"``
+    snapshot adds the bus layer (positions from ``/geo/buses.json``; live deltas move them).
+    `legend` lists the legend's sections (traffic, air, bus); empty for none.
+    """
     layers: list[Any] = []
     if tile_url:
         layers.append(dl.TileLayer(url=tile_url, maxZoom=19))
@@ -58,10 +73,13 @@ def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, di
                              interactive=False))
     if "traffic" in snapshots:
         layers.append(dl.GeoJSON(id=f"{map_id}-links", url=GEO_URL.format(layer="links"), style=ns("linkStyle"),
-                                 onEachFeature=ns("register"), hideout={"domain": "traffic"}, interactive=False))
-    if "air" in snapshots:
+                                 onEachFeature=ns("register"), hideout={"domain": "traffic"}, interactive=selectable))
+    if "bus" in snapshots:
+        layers.append(dl.GeoJSON(id=f"{map_id}-buses", url=GEO_URL.format(layer="buses"), pointToLayer=ns("busPoint"),
+                                 onEachFeature=ns("register"), hideout={"domain": "bus"}, interactive=False))
+    if air_domain in snapshots:
         layers.append(dl.GeoJSON(id=f"{map_id}-air", url=GEO_URL.format(layer="air"), pointToLayer=ns("airPoint"),
-                                 onEachFeature=ns("register"), hideout={"domain": "air"}, interactive=False))
+                                 onEachFeature=ns("register"), hideout={"domain": air_domain}, interactive=selectable))
     # Alert markers: the alerts package fills `data` (GeoJSON points with a `severity` property).
     layers.append(dl.GeoJSON(id=alerts_id(map_id), data=alerts or {"type": "FeatureCollection", "features": []},
                              pointToLayer=ns("alertPoint"), interactive=interactive))
@@ -70,7 +88,7 @@ def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, di
     return html.Div(className="citymap", children=[
         dl.Map(id=map_id, center=list(center), zoom=zoom, zoomSnap=0.25, preferCanvas=True, zoomControl=interactive,
                attributionControl=bool(tile_url), children=layers, className="citymap-leaflet", **kiosk),
-        _legend(lang, wall),
+        _legend(lang, wall, legend),
         *[dcc.Store(id=state_id(map_id, d), data=snap) for d, snap in snapshots.items()],
     ])
 

@@ -94,6 +94,28 @@ def test_fault_model_hits_about_three_in_a_thousand_readings():
     assert set(faults.by_kind) == {"spike", "dropout", "stuck", "drift"}
 
 
+def test_about_three_in_a_thousand_readings_are_faulty_over_two_days_of_the_demo_city(demo):
+    sim = CitySimulator(demo, SEED)
+
+    for k in range(2 * 288):
+        sim.step(WED_0300_KST + timedelta(minutes=5 * k))
+
+    assert sim.faults.readings == 2 * 288 * len(sim._reporting)
+    assert sim.faults.fraction == pytest.approx(FAULT_RATE, rel=0.35)
+
+
+def test_bus_faults_jitter_drop_and_freeze_positions(demo):
+    sim = CitySimulator(demo, SEED)
+    sim.bus_faults.rate = 0.1
+    missing = 0
+
+    for k in range(100):
+        missing += len(demo.buses) - len(sim.step(WED_0300_KST + timedelta(seconds=10 * k))[1])
+
+    assert missing > 0
+    assert sim.bus_faults.by_kind.keys() == {"gps_jitter", "dropout", "stuck"}
+
+
 def test_simulated_faults_show_in_what_is_sent(demo):
     sim = CitySimulator(demo, SEED)
     sim.faults.rate = 0.05  # many faults, so each kind appears in a short run
