@@ -165,12 +165,12 @@
         if (!trig || !trig.value) return window.dash_clientside.no_update;
         C.applyDelta(trig.value);
         bumpTick();
-        return window.dash_clientside.no_update;
+        return Date.now();
       },
       /* A map's snapshot store → the whole state of that domain. */
       setState: function (data, ids) {
         (data || []).forEach(function (d, i) { if (d) C.setState(ids[i].domain, d); });
-        return window.dash_clientside.no_update;
+        return Date.now();
       },
       connection: function (connected, cfg) {
         const L = (cfg && cfg.labels) || {};
@@ -200,10 +200,10 @@
           if (!last) { texts.push(L.no_data); classes.push("stale-badge is-stale"); return; }
           const age = Math.max(0, now - last);
           if (age > 2 * interval) {
-            texts.push(L.stale_since.replace("{time}", fmtTime(last, cfg, false)));
+            texts.push(L.stale_since.split("{time}").join(fmtTime(last, cfg, false)));
             classes.push("stale-badge is-stale");
           } else {
-            texts.push(L.updated_ago.replace("{age}", fmtAge(age, L)));
+            texts.push(L.updated_ago.split("{age}").join(fmtAge(age, L)));
             classes.push("stale-badge is-fresh");
           }
         });

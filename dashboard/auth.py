@@ -210,7 +210,10 @@ def install(server: Flask, rt: Runtime, callback_map: Callable[[], dict[str, Any
         if path == "/":
             return redirect(landing(role()))
         page = _page_for(path)
-        if page is not None and not roles.allowed(role(), page.get("permission", "view.console")):
+        # Default deny: a path that is no registered page needs the console permission, so the
+        # wall kiosk reaches exactly the pages marked for it.
+        needed = page.get("permission", "view.console") if page is not None else "view.console"
+        if not roles.allowed(role(), needed):
             log.warning("page refused: %s (%s) -> %s", session.get("username"), role(), path)
             return Response(f'<!doctype html><html><head><link rel="stylesheet" href="/assets/theme.css"></head>'
                             f'<body class="login-body"><main class="login-card"><p class="refusal" role="alert">'

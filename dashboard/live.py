@@ -52,17 +52,25 @@ class Relay:
         self.stop = threading.Event()
         self.relayed = 0
         self._thread: threading.Thread | None = None
+        self._flusher: threading.Thread | None = None
 
     def start(self) -> Relay:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self.run, name="live-relay", daemon=True)
             self._thread.start()
+            # This process's ingest route adds to the runtime's coalescer: publish it from here too
+            # (in `cityops run` the delta-publisher service also flushes it; a flush takes each
+            # change once, so two flushers never double a delta).
+            self._flusher = threading.Thread(target=self.rt.coalescer.run_forever, args=(self.stop,),
+                                             name="live-flush", daemon=True)
+            self._flusher.start()
         return self
 
     def close(self) -> None:
         self.stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3)
+        for thread in (self._thread, self._flusher):
+            if thread is not None:
+                thread.join(timeout=3)
 
     def run(self) -> None:
         backoff = 0.5

@@ -27,6 +27,7 @@ from store.runtime import Runtime
 FEEDS_RAW = "live-feeds-raw"
 FEEDS_POLL = "live-feeds-poll"
 LIVE_TICK = "live-tick"
+LIVE_APPLIED = "live-applied"  # browser time of the last delta applied
 FEEDS_POLL_MS = 5_000
 
 
@@ -93,6 +94,7 @@ def root_layout() -> html.Div:
         dcc.Store(id=FEEDS_RAW),
         dcc.Store(id=FEEDS_STORE),
         dcc.Store(id=LIVE_TICK, data=0),
+        dcc.Store(id=LIVE_APPLIED),
         dcc.Store(id=ROOMS_STORE),
         dcc.Interval(id=TICK_INTERVAL, interval=1_000),
         dcc.Interval(id=FEEDS_POLL, interval=FEEDS_POLL_MS),
@@ -107,9 +109,9 @@ def register(app: Dash) -> None:
     app.clientside_callback("window.dash_clientside.cityops.clock",
                             Output("shell-clock", "children"), Input(TICK_INTERVAL, "n_intervals"),
                             State(CONFIG_STORE, "data"))
-    # Live deltas restyle the maps in place and bump the throttled `live-tick` (no output).
-    app.clientside_callback("window.dash_clientside.cityops.onDelta",
-                            *[Input(SOCKET_ID, f"data-delta-{d}") for d in LIVE_DOMAINS])
+    # Live deltas restyle the maps in place and bump the throttled `live-tick`.
+    app.clientside_callback("window.dash_clientside.cityops.onDelta", Output(LIVE_APPLIED, "data"),
+                            *[Input(SOCKET_ID, f"data-delta-{d}") for d in LIVE_DOMAINS], prevent_initial_call=True)
     app.clientside_callback("window.dash_clientside.cityops.stampFeeds",
                             Output(FEEDS_STORE, "data"), Input(FEEDS_RAW, "data"))
 

@@ -18,10 +18,14 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
 from feeds import aqi, citypack, traffic_queries
+from store.clock import utc
+from store.models import Rollup
 from store.runtime import Runtime
 from store.settings import Settings
 
@@ -282,24 +286,35 @@ def pending_approvals(rt: Runtime) -> int | None:
         return None
 
 
-def trend_6h(rt: Runtime) -> dict[str, Any]:
-    """Six hours of network speed and city PM2.5 from the history rollups.
+TREND_HOURS = 6
 
-    Reads `feeds.history.city_series(rt, quantity, since)` when it exists; until then the series
+
+def trend_6h(rt: Runtime) -> dict[str, Any]:
+    """Six hours of network speed and city PM2.5, from the city-wide history rollups.
+
+    Reads the ``rollups`` rows of entity type ``city`` (written by the rollup worker) bucket by
+    bucket, flagged-heavy buckets left out as in `feeds.hourly`. Without any such rows the series
     hold only the latest state and `history` is False, and the page says so.
     """
     now = rt.clock.now()
-    fn = _optional("feeds.history", "city_series")
-    if fn is not None:
-        try:
-            since = datetime.fromtimestamp(now.timestamp() - 6 * 3600, tz=UTC)
-            speed = [(t.isoformat(), v) for t, v in fn(rt, "speed_kmh", since)]
-            pm25 = [(t.isoformat(), v) for t, v in fn(rt, "pm25", since)]
-            return {"history": True, "speed": speed, "pm25": pm25}
-        except Exception:  # noqa: BLE001
-            log.exception("history read failed; showing the latest state only")
+    since = now - timedelta(hours=TREND_HOURS)
+    series: dict[str, list[tuple[str, float]]] = {"speed_kmh": [], "pm25": []}
+    try:
+        with rt.session() as s:
+            rows = s.execute(
+                select(Rollup.quantity, Rollup.bucket_start, func.sum(Rollup.total), func.sum(Rollup.n))
+                .where(Rollup.entity_type == "city", Rollup.quantity.in_(list(series)),
+                       Rollup.bucket_start >= since, Rollup.n > 0, Rollup.flagged * 2 <= Rollup.n)
+                .group_by(Rollup.quantity, Rollup.bucket_start).order_by(Rollup.bucket_start)).all()
+        for quantity, start, total, n in rows:
+            series[quantity].append((utc(start).isoformat(), round(float(total) / float(n), 1)))
+    except Exception:  # noqa: BLE001 - a history failure must not blank the wall
+        log.exception("history read failed; showing the latest state only")
+    if series["speed_kmh"] or series["pm25"]:
+        return {"history": True, "speed": series["speed_kmh"], "pm25": series["pm25"], "since": since.isoformat(),
+                "until": now.isoformat()}
     tk, ak = traffic_kpis(rt), air_kpis(rt)
     stamp = now.isoformat()
-    return {"history": False,
+    return {"history": False, "since": since.isoformat(), "until": stamp,
             "speed": [(stamp, tk.mean_speed_kmh)] if tk.mean_speed_kmh is not None else [],
             "pm25": [(stamp, ak.pm25_mean)] if ak.pm25_mean is not None else []}

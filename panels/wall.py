@@ -9,7 +9,9 @@ refresh on the throttled live tick (at most once a second).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
@@ -39,8 +41,8 @@ TILES = (
     ("congested_links", "wall.kpi.congested_links", "unit.links", "traffic"),
     ("pm25", "wall.kpi.pm25", "unit.ugm3", "air"),
     ("worst_district", "wall.kpi.worst_district", "unit.ugm3", "air"),
-    ("open_alerts", "wall.kpi.open_alerts", "unit.count", "alerts"),
-    ("pending_approvals", "wall.kpi.pending_approvals", "unit.count", "commands"),
+    ("open_alerts", "wall.kpi.open_alerts", "unit.alerts", "alerts"),
+    ("pending_approvals", "wall.kpi.pending_approvals", "unit.requests", "commands"),
 )
 SEVERITIES = ("critical", "high", "medium", "low")
 CAI_STATUS = {"good": "ok", "moderate": "ok", "unhealthy": "bad", "very_unhealthy": "critical"}
@@ -89,7 +91,7 @@ def readings(rt: Runtime) -> dict[str, Reading]:
     share = tk.congested_links / tk.links_reporting if tk.links_reporting else None
     cl_status = "unknown" if share is None else "ok" if share < 0.05 else "warn" if share < 0.15 else "bad"
     out["congested_links"] = Reading(f"{tk.congested_links:,}" if tk.links_reporting else "–", cl_status,
-                                     f"{share:.0%}" if share is not None else both("speed.unknown"),
+                                     f"{share:.0%} {both('wall.of_links')}" if share is not None else both("speed.unknown"),
                                      f"/ {tk.links_reporting:,}" if tk.links_reporting else "")
     out["pm25"] = _pm_reading(ak.pm25_mean, ak.excluded)
     worst = _pm_reading(ak.worst_district_pm25, 0)
@@ -104,10 +106,10 @@ def readings(rt: Runtime) -> dict[str, Reading]:
         total = sum(alerts.values())
         status = "critical" if alerts.get("critical") else "bad" if alerts.get("high") else "warn" if total else "ok"
         note = " · ".join(f"{both(f'severity.{s}')} {alerts.get(s, 0)}" for s in SEVERITIES)
-        out["open_alerts"] = Reading(f"{total:,}", status, both(f"severity.{_top(alerts)}") if total else "0", note)
+        out["open_alerts"] = Reading(f"{total:,}", status, both(f"severity.{_top(alerts)}") if total else both("wall.none_open"), note)
     pending = q.pending_approvals(rt)
     out["pending_approvals"] = (Reading("–", "unknown", both("live.not_available")) if pending is None else
-                                Reading(f"{pending:,}", "warn" if pending else "ok", "▲" if pending else "●"))
+                                Reading(f"{pending:,}", "warn" if pending else "ok", both("wall.waiting" if pending else "wall.none_waiting")))
     return out
 
 
@@ -118,16 +120,23 @@ def _top(counts: dict[str, int]) -> str:
 def trend_figure(rt: Runtime) -> tuple[go.Figure, str]:
     """Six hours of speed and PM2.5 (lists, not numpy, so the figure can be patched later)."""
     data = q.trend_6h(rt)
+    tz = ZoneInfo(rt.settings.timezone)
+
+    def local(iso: str, pad_s: float = 0) -> str:  # the axis reads in the city's time, not UTC
+        moment = datetime.fromisoformat(iso) + timedelta(seconds=pad_s)
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
     fig = make_subplots(rows=1, cols=2, subplot_titles=(both("wall.trend.speed"), both("wall.trend.pm25")))
     for col, key, colour in ((1, "speed", "#56B4E9"), (2, "pm25", "#F2C200")):
-        xs = [x for x, _ in data[key]]
+        xs = [local(x) for x, _ in data[key]]
         ys = [y for _, y in data[key]]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"color": colour, "width": 4},
                                  marker={"size": 10}, showlegend=False), row=1, col=col)
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="#0E1726",
                       margin={"l": 60, "r": 20, "t": 50, "b": 40}, font={"size": 18, "color": "#E8EEF7"})
     fig.update_annotations(font_size=20)
-    fig.update_xaxes(tickformat="%H:%M", gridcolor="#2A3A52")
+    fig.update_xaxes(tickformat="%H:%M", gridcolor="#2A3A52", range=[local(data["since"]), local(data["until"], pad_s=600)],
+                     dtick=3_600_000)
     fig.update_yaxes(gridcolor="#2A3A52", rangemode="tozero")
     note = "" if data["history"] else both("live.latest_only")
     return fig, note

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_leaflet as dl
-from dash import ALL, Dash, Input, State, dcc, html
+from dash import ALL, MATCH, Dash, Input, Output, State, dcc, html
 from dash_extensions.javascript import Namespace
 
 from store.i18n import both, t
@@ -21,6 +21,7 @@ from store.i18n import both, t
 ns = Namespace("cityops", "map")
 GEO_URL = "/geo/{layer}.json"
 STATE = "citymap-state"
+SINK = "citymap-applied"  # written by the clientside callback: when each map last took a snapshot
 SPEED_LEGEND = (("free", "━", "speed.free"), ("slow", "━━", "speed.slow"), ("congested", "▬▬", "speed.congested"),
                 ("flagged", "┅", "status.flagged"))
 AIR_LEGEND = (("good", "●", "cai.good"), ("moderate", "●", "cai.moderate"), ("unhealthy", "⬤", "cai.unhealthy"),
@@ -69,8 +70,9 @@ def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, di
     layers: list[Any] = []
     if tile_url:
         layers.append(dl.TileLayer(url=tile_url, maxZoom=19))
+    # The boundary layer fits the map to the city once loaded, at any screen size (1080p or 4K).
     layers.append(dl.GeoJSON(id=f"{map_id}-districts", url=GEO_URL.format(layer="districts"), style=ns("district"),
-                             interactive=False))
+                             interactive=False, zoomToBounds=True))
     if "traffic" in snapshots:
         layers.append(dl.GeoJSON(id=f"{map_id}-links", url=GEO_URL.format(layer="links"), style=ns("linkStyle"),
                                  onEachFeature=ns("register"), hideout={"domain": "traffic"}, interactive=selectable))
@@ -90,13 +92,15 @@ def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, di
                attributionControl=bool(tile_url), children=layers, className="citymap-leaflet", **kiosk),
         _legend(lang, wall, legend),
         *[dcc.Store(id=state_id(map_id, d), data=snap) for d, snap in snapshots.items()],
+        dcc.Store(id={"type": SINK, "index": map_id}),
     ])
 
 
 def register(app: Dash) -> None:
     app.clientside_callback(
-        "window.dash_clientside.cityops.setState",  # no output: it restyles the map in place
-        Input({"type": STATE, "index": ALL, "domain": ALL}, "data"),
-        State({"type": STATE, "index": ALL, "domain": ALL}, "id"),
+        "window.dash_clientside.cityops.setState",  # restyles the map in place
+        Output({"type": SINK, "index": MATCH}, "data"),
+        Input({"type": STATE, "index": MATCH, "domain": ALL}, "data"),
+        State({"type": STATE, "index": MATCH, "domain": ALL}, "id"),
     )
 

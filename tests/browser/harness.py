@@ -1,0 +1,157 @@
+"""Browser-test harness (headless Debian Chromium through Playwright), reused by every page's tests.
+Import it as ``from harness import ...`` (pytest puts this folder on the path); the fixtures are
+in ``conftest.py`` beside it.
+
+
+- `live_app` / `start_live_app(...)`: the whole web tier (`create_app`) on a free port in a thread,
+  with a fresh Runtime (SQLite in a temp dir, in-process Redis), a user per role and an API key.
+- `signed_in(role)`: a Playwright page at 1920×1080 signed in through the login form.
+- `screenshot(page, name)`: a PNG under ``screenshots/`` (gitignored) — look at it.
+
+Dash's page registry is global: `create_app` empties and refills it, and the `dash_pages_reset`
+fixture empties it again after each test so no test sees another's pages.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from store.clock import SystemClock
+from store.runtime import Runtime
+from store.settings import Settings
+
+CHROMIUM = os.environ.get("CITYOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+PASSWORD = "correct-horse-battery"
+ROLES = ("operator", "supervisor", "shift_lead", "wall", "admin")
+VIEWPORT = {"width": 1920, "height": 1080}
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveApp:
+    """A running web tier: its runtime, base URL, users (all with `PASSWORD`) and an API key."""
+
+    rt: Runtime
+    url: str
+    web: Any
+    server: Any
+    thread: threading.Thread
+    api_key: str = ""
+    users: dict[str, str] = field(default_factory=dict)  # role -> username
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+        self.web.close()
+        self.rt.close()
+
+
+def start_live_app(tmp_path: Path, *, prepare: Callable[[Runtime], Any] | None = None,
+                   extend: Callable[[Any], None] | None = None, **settings: Any) -> LiveApp:
+    """Start the app on a free port. `prepare(rt)` runs before the app is built (seed data);
+    `extend(web)` after it, before serving (extra callbacks for a test)."""
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+    from store import accounts
+
+    port = free_port()
+    s = Settings(data_dir=tmp_path / "var", redis_prefix="t" + uuid.uuid4().hex[:10], simulator="off",
+                 port=port, _env_file=None, **settings)  # type: ignore[call-arg]
+    rt = Runtime.start(s, clock=SystemClock())
+    users = {}
+    with rt.session() as sess:
+        for role in ROLES:
+            accounts.add_user(sess, f"{role}1", PASSWORD, role, now=rt.clock.now(), language="en")
+            users[role] = f"{role}1"
+        key = accounts.create_api_key(sess, "browser-tests", now=rt.clock.now())
+    if prepare is not None:
+        prepare(rt)
+    web = create_app(rt)
+    if extend is not None:
+        extend(web)
+    server = make_server("127.0.0.1", port, web.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"web-{port}", daemon=True)
+    thread.start()
+    return LiveApp(rt, f"http://127.0.0.1:{port}", web, server, thread, key, users)
+
+
+def sign_in(browser: Any, app: LiveApp, role: str, *, viewport: dict[str, int] | None = None, path: str = "") -> Any:
+    """A new page signed in as `role` through the login form; lands where that role lands."""
+    context = browser.new_context(viewport=viewport or VIEWPORT, locale="en-GB")
+    page = context.new_page()
+    page.goto(app.url + "/login" + (f"?next={path}" if path else ""))
+    page.fill("#username", app.users[role])
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("#login-submit")
+    page.wait_for_selector("#shell-user", timeout=15_000)
+    return page
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def wait_connected(page: Any, timeout_ms: int = 10_000) -> None:
+    """Until the header says the live socket is connected (the rooms are joined just after)."""
+    page.wait_for_selector("#shell-live.is-connected", timeout=timeout_ms)
+    time.sleep(0.3)
+
+
+def observation(sensor_id: str, values: dict[str, float], at: Any = None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {"sensor_id": sensor_id, "time": (at or datetime.now(UTC)).isoformat(), "values": values}
+
+
+def seed_city(rt: Runtime, *, speed: float = 42.0, pm25: float = 12.0) -> Any:
+    """Register the pack's detectors and air sensors and give each a first reading (via ingest)."""
+    from feeds import ingest, sensors
+    from feeds.live_queries import city_pack
+
+    pack = city_pack(rt)
+    sites = [s for s in pack.sensors if s.kind in ("detector", "air")]
+    sensors.register_sites(rt, sites)
+    obs = [observation(s.id, {"speed_kmh": speed} if s.kind == "detector" else
+                       {"pm25": pm25, "pm10": pm25 * 1.8, "o3": 0.02, "no2": 0.015}) for s in sites]
+    ingest.ingest(rt, obs, source="browser-test")
+    rt.coalescer.flush(force=True)
+    return pack
+
+
+def post_observations(app: LiveApp, obs: list[dict[str, Any]]) -> str:
+    """Through ``POST /api/v1/observations`` when that route exists, else `feeds.ingest.ingest`.
+
+    Returns which way it went, so a test can say so.
+    """
+    import requests
+
+    r = requests.post(app.url + "/api/v1/observations", json={"observations": obs},
+                      headers={"X-API-Key": app.api_key}, timeout=10)
+    if r.status_code != 404:
+        assert r.status_code < 300, r.text
+        return "api"
+    from feeds import ingest
+
+    ingest.ingest(app.rt, obs, source="browser-test")
+    return "ingest()"
