@@ -60,7 +60,8 @@ def test_shift_leads_and_admins_export_every_format_and_each_export_is_audited(k
 
 
 @pytest.mark.parametrize("role", ["operator", "supervisor", "wall"])
-def test_other_roles_cannot_export_and_nothing_is_audited(rt: Runtime, role: str) -> None:    c = client_as(rt, role)
+def test_other_roles_cannot_export_and_nothing_is_audited(rt: Runtime, role: str) -> None:
+    c = client_as(rt, role)
 
     r = c.get("/api/v1/reports/shift?shift=2026-11-26T07&format=pdf")
 
@@ -93,7 +94,8 @@ def test_supervisor_may_preview_the_figures_as_json(known_shift: tuple[Runtime, 
     ("shift=2026-11-26T07&format=pdf&lang=fr", "lang"),
     ("start=yesterday&end=today", "ISO 8601"),
 ])
-def test_bad_requests_get_a_400_with_the_reason(rt: Runtime, query: str, needle: str) -> None:    c = client_as(rt, "shift_lead")
+def test_bad_requests_get_a_400_with_the_reason(rt: Runtime, query: str, needle: str) -> None:
+    c = client_as(rt, "shift_lead")
 
     r = c.get(f"/api/v1/reports/shift?{query}")
 
