@@ -18,9 +18,16 @@ from store.runtime import Runtime
 from store.settings import Settings
 
 
-@pytest.fixture
-def la_rt(tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
-    s = Settings(data_dir=tmp_path / "var", redis_prefix="t" + uuid.uuid4().hex[:12], simulator="off", city="metr-la")
+@pytest.fixture(params=["sqlite+fakeredis", pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis])])
+def la_rt(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
+    """A runtime for the metr-la city, on the embedded defaults and on real PostgreSQL + Redis."""
+    if request.param == "sqlite+fakeredis":
+        s = Settings(data_dir=tmp_path / "var", redis_prefix="t" + uuid.uuid4().hex[:12], simulator="off", city="metr-la")
+    else:
+        pg: Settings = request.getfixturevalue("pg_settings")
+        rs: Settings = request.getfixturevalue("redis_settings")
+        s = rs.model_copy(update={"database_url": pg.database_url, "database_schema": pg.database_schema,
+                                  "city": "metr-la"})
     runtime = Runtime.start(s, clock=clock)
     yield runtime
     runtime.close()

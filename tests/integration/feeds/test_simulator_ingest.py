@@ -9,7 +9,8 @@ from feeds.ingest import register_sites
 from feeds.simulator import CitySimulator, publish_step, run_simulator
 
 
-def test_simulated_observations_buses_and_camera_events_reach_the_store(rt):
+def test_simulated_observations_buses_and_camera_events_reach_the_store(stack_rt):
+    rt = stack_rt
     pack = load_pack("seoul", "demo", rt.settings.sim_seed)
     register_sites(rt, pack.sensors)
     sim = CitySimulator(pack, rt.settings.sim_seed)
