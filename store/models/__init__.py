@@ -12,7 +12,7 @@ from store.models.core import (  # noqa: F401
 # Domain modules register themselves here as they land (alerts, actuation, reports).
 import importlib as _importlib
 
-for _name in ("alerts", "actuation", "reports"):
+for _name in ("alerts", "actuation", "reports", "feeds"):
     try:
         _importlib.import_module(f"store.models.{_name}")
     except ModuleNotFoundError as _exc:  # a domain not built yet
