@@ -33,11 +33,9 @@ def create_server(rt: Runtime) -> Flask:
     )
     server.extensions["cityops"] = rt
 
-    from dashboard import api as api_pkg
-    from dashboard.api import load_route_modules
+    from dashboard.api import build_blueprint
 
-    load_route_modules()
-    server.register_blueprint(api_pkg.api)
+    server.register_blueprint(build_blueprint())
 
     @server.get("/healthz")
     def healthz() -> Any:

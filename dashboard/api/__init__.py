@@ -23,7 +23,6 @@ from store.errors import CityOpsError, NotAuthenticated, ValidationError
 from store.runtime import Runtime
 
 log = logging.getLogger(__name__)
-api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @dataclass
@@ -39,6 +38,7 @@ class RouteDoc:
     params: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[int, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    view: Callable[..., Any] | None = None
 
 
 ROUTES: list[RouteDoc] = []
@@ -89,33 +89,10 @@ def endpoint(path: str, method: str = "GET", *, summary: str, tag: str, body: ty
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         ROUTES.append(RouteDoc(path, method.upper(), summary, tag, body, response, auth, permission,
-                               params or [], responses or {}, content_type))
-        api.add_url_rule(path, endpoint=f"{fn.__name__}_{method.lower()}", view_func=fn, methods=[method.upper()])
+                               params or [], responses or {}, content_type, fn))
         return fn
 
     return decorate
-
-
-@api.errorhandler(CityOpsError)
-def _cityops_error(exc: CityOpsError) -> Any:
-    log.warning("api %s %s -> %s %s: %s", request.method, request.path, exc.status, exc.key, exc.message)
-    return jsonify(exc.to_json()), exc.status
-
-
-@api.errorhandler(413)
-def _too_large(_exc: Exception) -> Any:
-    log.warning("api %s %s -> 413 body too large", request.method, request.path)
-    return jsonify({"error": "TooLarge", "message": "the request body is too large", "key": "too_large"}), 413
-
-
-@api.errorhandler(404)
-def _not_found(_exc: Exception) -> Any:
-    return jsonify({"error": "NotFound", "message": f"no such route: {request.method} {request.path}", "key": "not_found"}), 404
-
-
-@api.errorhandler(405)
-def _bad_method(_exc: Exception) -> Any:
-    return jsonify({"error": "MethodNotAllowed", "message": f"{request.method} is not allowed on {request.path}", "key": "method_not_allowed"}), 405
 
 
 def _openapi_path(path: str) -> str:
@@ -175,9 +152,41 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-@api.get("/openapi.json")
-def openapi_json() -> Any:
-    return jsonify(openapi_document())
+def _cityops_error(exc: CityOpsError) -> Any:
+    log.warning("api %s %s -> %s %s: %s", request.method, request.path, exc.status, exc.key, exc.message)
+    return jsonify(exc.to_json()), exc.status
+
+
+def _too_large(_exc: Exception) -> Any:
+    log.warning("api %s %s -> 413 body too large", request.method, request.path)
+    return jsonify({"error": "TooLarge", "message": "the request body is too large", "key": "too_large"}), 413
+
+
+def _not_found(_exc: Exception) -> Any:
+    return jsonify({"error": "NotFound", "message": f"no such route: {request.method} {request.path}", "key": "not_found"}), 404
+
+
+def _bad_method(_exc: Exception) -> Any:
+    return jsonify({"error": "MethodNotAllowed", "message": f"{request.method} is not allowed on {request.path}", "key": "method_not_allowed"}), 405
+
+
+def build_blueprint() -> Blueprint:
+    """A fresh ``/api/v1`` blueprint with every recorded route, for one app.
+
+    Built per app (not one module-level blueprint) so that the order in which route modules
+    and apps are created — several apps live in one test process — cannot matter.
+    """
+    load_route_modules()
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    for r in ROUTES:
+        assert r.view is not None
+        bp.add_url_rule(r.path, endpoint=f"{r.view.__name__}_{r.method.lower()}", view_func=r.view, methods=[r.method])
+    bp.add_url_rule("/openapi.json", endpoint="openapi_json", view_func=lambda: jsonify(openapi_document()), methods=["GET"])
+    bp.register_error_handler(CityOpsError, _cityops_error)
+    bp.register_error_handler(413, _too_large)
+    bp.register_error_handler(404, _not_found)
+    bp.register_error_handler(405, _bad_method)
+    return bp
 
 
 ROUTE_MODULES = ("session", "ingest", "air", "alerts", "commands", "reports")
