@@ -22,7 +22,8 @@ What it models, and why each piece is there (operators and alert rules must see 
   sensors; GPS jitter, dropouts and frozen positions on buses. Ground truth stays here
   (`faults`, `incidents`, `cctv_truth`), never in what is sent.
 - CCTV: about 2,800 events a day at Seoul's 15,000 cameras (scaled by camera count), in the 14
-  categories of `alerts.const.CCTV_CATEGORIES`, with a per-category true-positive rate.
+  categories of `alerts.const.CCTV_CATEGORIES`, with a per-category true-positive rate; a true
+  accident detection comes from the camera nearest a live simulated incident when there is one.
 """
 from __future__ import annotations
 
@@ -226,8 +227,10 @@ class CitySimulator:
         self._init_infra()
         self._init_buses()
         self.cameras = pack.sensors_of("camera")
-        self._cam_lat = np.array([c.lat for c in self.cameras])
-        self._cam_lon = np.array([c.lon for c in self.cameras])
+        self._cam_cells: dict[tuple[int, int], list[int]] = {}
+        for k, cam in enumerate(self.cameras):
+            self._cam_cells.setdefault(_cell(cam.lat, cam.lon), []).append(k)
+        self._unseen: list[Incident] = []  # incidents no camera has reported yet
         rng = np.random.default_rng([seed, 101])
         self.faults = FaultModel(len(self._reporting), SENSOR_FAULTS, rng)
         self.bus_faults = FaultModel(len(self.buses), BUS_FAULTS, np.random.default_rng([seed, 102]))
@@ -328,6 +331,7 @@ class CitySimulator:
         inc = Incident(link_id=link_id, start=t, end=t + minutes * 60.0, severity=severity, hops=hops)
         self.incidents.append(inc)
         self.incident_log.append(inc)
+        self._unseen.append(inc)
         return inc
 
     def local_hour(self, now: datetime) -> tuple[float, bool]:
@@ -559,10 +563,36 @@ class CitySimulator:
             real = bool(draws[j] < CCTV_MIX[cat].true_positive)
             c = float(0.5 + 0.49 * conf[j]) if real else float(0.4 + 0.55 * conf_fp[j])
             cam = self.cameras[int(cams[j])]
+            if real and cat == "traffic_accident":
+                cam = self._camera_on_an_incident(t) or cam
             events.append({"camera_id": cam.id, "category": cat, "confidence": round(c, 3), "time": stamp,
                            "district": cam.district, "lat": cam.lat, "lon": cam.lon})
             self.cctv_truth.append(CctvTruth(cam.id, cat, stamp, real))
         return events
+
+
+    def _camera_on_an_incident(self, t: float) -> Any:
+        """The camera nearest the oldest unreported live incident (within ~1 km), or None.
+
+        True accident detections are attached to the simulated incidents when there are any, so
+        a camera's accident event and the slowdown on the loop detectors tell the same story;
+        the rates of `CCTV_MIX` stay as they are (which events are true does not change).
+        """
+        self._unseen = [inc for inc in self._unseen if t < inc.end]
+        while self._unseen:
+            inc = self._unseen.pop(0)
+            (la0, lo0), (la1, lo1) = self.pack.link(inc.link_id).coords[0], self.pack.link(inc.link_id).coords[-1]
+            lat, lon = (la0 + la1) / 2, (lo0 + lo1) / 2
+            ci, cj = _cell(lat, lon)
+            near = [k for di in (-1, 0, 1) for dj in (-1, 0, 1) for k in self._cam_cells.get((ci + di, cj + dj), ())]
+            if near:
+                best = min(near, key=lambda k: (self.cameras[k].lat - lat) ** 2 + (self.cameras[k].lon - lon) ** 2)
+                return self.cameras[best]
+        return None
+
+
+def _cell(lat: float, lon: float) -> tuple[int, int]:
+    return int(math.floor(lat / 0.01)), int(math.floor(lon / 0.01))
 
 
 # -- the service -------------------------------------------------------------------------------

@@ -218,3 +218,25 @@ def test_same_seed_and_clock_reproduce_a_run_and_another_seed_does_not(demo):
 
     assert run_a == run_b
     assert run_a != run_c
+
+
+def test_true_accident_detections_come_from_cameras_next_to_simulated_incidents():
+    seoul = load_pack("seoul", "seoul", SEED)
+    sim = CitySimulator(seoul, SEED)
+
+    events = []
+    for k in range(48):  # four hours of a weekday morning, 5-minute ticks
+        events += sim.step(WED_0800_KST - timedelta(hours=1) + timedelta(minutes=5 * k))[2]
+
+    truth = {(t.camera_id, t.category, t.time): t.true_positive for t in sim.cctv_truth}
+    accidents = [e for e in events if e["category"] == "traffic_accident" and truth[(e["camera_id"], e["category"], e["time"])]]
+    near = 0
+    for e in accidents:
+        for inc in sim.incident_log:
+            if inc.start <= datetime.fromisoformat(e["time"]).timestamp() < inc.end:
+                (la0, lo0), (la1, lo1) = seoul.link(inc.link_id).coords
+                if abs((la0 + la1) / 2 - e["lat"]) < 0.015 and abs((lo0 + lo1) / 2 - e["lon"]) < 0.015:
+                    near += 1
+                    break
+    assert len(sim.incident_log) >= 3 and len(accidents) >= 3
+    assert near >= min(len(accidents), len(sim.incident_log)) // 2
