@@ -47,6 +47,9 @@ def create_server(rt: Runtime) -> Flask:
         ok = all(v == "ok" for v in status.values())
         return jsonify({"status": "ready" if ok else "not ready", **status}), 200 if ok else 503
 
+    from dashboard import metrics
+
+    metrics.install(server, rt)  # GET /metrics, a Prometheus registry of this app's own
     return server
 
 

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports.view": frozenset({"shift_lead", "supervisor", "admin"}),
     "reports.export": frozenset({"shift_lead", "admin"}),
     "handover.sign": frozenset({"shift_lead"}),
+    "sensors.register": ACTORS | {"admin"},  # or an API key (field systems register their own)
     "admin": frozenset({"admin"}),
 }
 
