@@ -232,7 +232,7 @@ class CitySimulator:
             self._cam_cells.setdefault(_cell(cam.lat, cam.lon), []).append(k)
         self._unseen: list[Incident] = []  # incidents no camera has reported yet
         rng = np.random.default_rng([seed, 101])
-        self.faults = FaultModel(len(self._reporting), SENSOR_FAULTS, rng)
+        self.faults = FaultModel(len(self.reporting), SENSOR_FAULTS, rng)
         self.bus_faults = FaultModel(len(self.buses), BUS_FAULTS, np.random.default_rng([seed, 102]))
         self._stuck: dict[int, dict[str, float]] = {}
         self._stuck_bus: dict[int, dict[str, Any]] = {}
@@ -282,7 +282,7 @@ class CitySimulator:
                     self.bridge_link[i] = int(np.argmin(geo.haversine_m(mid_lat, mid_lon, s.lat, s.lon)))
         detectors = {s.link_id: s for s in self.pack.sensors_of("detector")}
         self.detectors = [detectors[link.id] for link in self.pack.links]
-        self._reporting = [*self.detectors, *self.air, *self.infra]
+        self.reporting = [*self.detectors, *self.air, *self.infra]  # sensors sending observations, in order
 
     def _init_buses(self) -> None:
         """Flatten every route into one line of 'route space' so all buses move in one numpy step."""
@@ -478,7 +478,7 @@ class CitySimulator:
         for i in list(self._stuck):
             if i not in bad or kind[i] != stuck:
                 del self._stuck[i]
-        for i, (site, vals) in enumerate(zip(self._reporting, values, strict=True)):
+        for i, (site, vals) in enumerate(zip(self.reporting, values, strict=True)):
             if i in bad:
                 k = kind[i]
                 if k == dropout:

@@ -100,7 +100,7 @@ def test_about_three_in_a_thousand_readings_are_faulty_over_two_days_of_the_demo
     for k in range(2 * 288):
         sim.step(WED_0300_KST + timedelta(minutes=5 * k))
 
-    assert sim.faults.readings == 2 * 288 * len(sim._reporting)
+    assert sim.faults.readings == 2 * 288 * len(sim.reporting)
     assert sim.faults.fraction == pytest.approx(FAULT_RATE, rel=0.35)
 
 
@@ -119,7 +119,7 @@ def test_bus_faults_jitter_drop_and_freeze_positions(demo):
 def test_simulated_faults_show_in_what_is_sent(demo):
     sim = CitySimulator(demo, SEED)
     sim.faults.rate = 0.05  # many faults, so each kind appears in a short run
-    expected = len(sim._reporting)
+    expected = len(sim.reporting)
     missing = stuck_repeats = 0
     previous: dict[str, dict] = {}
 
