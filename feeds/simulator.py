@@ -41,6 +41,7 @@ import numpy as np
 
 from feeds import geo
 from feeds.citypack import CityPack, load_pack
+from store.errors import Unavailable
 from store.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -629,6 +630,10 @@ def run_simulator(rt: Runtime, stop: threading.Event) -> None:
              len(pack.sensors), len(pack.buses), s.sim_interval_s)
     while not stop.is_set():
         started = rt.clock.monotonic()
-        obs, buses, events = sim.step(rt.clock.now())
-        publish_step(rt, obs, buses, events)
+        now = rt.clock.now()
+        obs, buses, events = sim.step(now)
+        try:
+            publish_step(rt, obs, buses, events)
+        except Unavailable:  # the model keeps its state; this tick is simply not sent
+            log.warning("simulator: store unavailable, tick of %s not sent", now.isoformat())
         stop.wait(max(0.0, s.sim_interval_s - (rt.clock.monotonic() - started)))
