@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,10 +106,14 @@ class DistrictAir:
 
 # -- pure: averaging windows -----------------------------------------------------------------------
 
-def hour_starts(now: datetime, hours: int) -> list[datetime]:
+def hour_starts(now: datetime, hours: int) -> tuple[datetime, ...]:
     """The clock hours ending with the current (partial) hour, oldest first."""
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
-    return [this_hour - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
+    return _hour_starts(now.replace(minute=0, second=0, microsecond=0), hours)
+
+
+@lru_cache(maxsize=32)
+def _hour_starts(this_hour: datetime, hours: int) -> tuple[datetime, ...]:
+    return tuple(this_hour - timedelta(hours=h) for h in range(hours - 1, -1, -1))
 
 
 def hourly_series(means: Mapping[datetime, float], live: float | None, now: datetime, hours: int) -> list[float | None]:
@@ -316,9 +321,19 @@ def read_sensors(rt: Runtime, pack: CityPack, ids: Iterable[str] | None = None) 
     return [sensor_air(s, means, latest.get(s.id), now) for s in sites]
 
 
-def read_districts(rt: Runtime, pack: CityPack) -> list[DistrictAir]:
+def read_districts(rt: Runtime, pack: CityPack, *, max_age_s: float = 0.0) -> list[DistrictAir]:
+    """Every district, worst first. `max_age_s` > 0 reuses a result that young, shared by every
+    page and API caller of this process: the ranking moves by the hour, and at Seoul scale one
+    computation costs a few hundred milliseconds, too much for every live tick of every screen.
+    """
+    key = __name__ + ".districts"
+    hit = rt.caches.get(key)
+    if max_age_s > 0 and hit is not None and rt.clock.monotonic() - hit[0] <= max_age_s:
+        return hit[1]
     now = rt.clock.now()
-    return district_air(pack, _history(rt, None, now), rt.redis.all_latest("air"), now)
+    result = district_air(pack, _history(rt, None, now), rt.redis.all_latest("air"), now)
+    rt.caches[key] = (rt.clock.monotonic(), result)
+    return result
 
 
 def read_sensor_day(rt: Runtime, pack: CityPack, sensor_id: str) -> SensorDay:
@@ -328,7 +343,7 @@ def read_sensor_day(rt: Runtime, pack: CityPack, sensor_id: str) -> SensorDay:
     now = rt.clock.now()
     means = _history(rt, [sensor_id], now)
     series = sensor_series(site, means, rt.redis.get_latest("air", sensor_id), now)
-    return SensorDay(sensor_id, site.district, hour_starts(now, HISTORY_HOURS), series,
+    return SensorDay(sensor_id, site.district, list(hour_starts(now, HISTORY_HOURS)), series,
                      {p: UNITS[p] for p in series})
 
 
@@ -336,3 +351,27 @@ def check_pollutant(pollutant: str) -> str:
     if pollutant not in MAP_POLLUTANTS:
         raise ValidationError(f"pollutant must be one of {', '.join(MAP_POLLUTANTS)}, not {pollutant!r}")
     return pollutant
+
+
+def map_classes(sensors: Iterable[SensorAir], pollutant: str, system: str) -> dict[str, list[Any]]:
+    """The air map's wire state for one pollutant and index (`system` "cai" or "us"):
+    ``{sensor id: [class, concentration, reading time]}``.
+
+    Class is the sub-index grade of that pollutant in its regulatory window (US grades prefixed
+    ``us_``), ``flagged`` when the sensor's newest reading of it is flagged or quarantined (so an
+    unverified value is never drawn as good), or None when the figure is withheld.
+    """
+    check_pollutant(pollutant)
+    out: dict[str, list[Any]] = {}
+    for s in sensors:
+        fig = (s.cai if system == "cai" else s.us_aqi).figures.get(pollutant)
+        at = s.observed_at.isoformat() if s.observed_at else None
+        value = None if fig is None or fig.concentration is None else round(fig.concentration, 4)
+        if pollutant in s.unverified:
+            cls: str | None = "flagged"
+        elif fig is None or fig.grade is None:
+            cls = None
+        else:
+            cls = fig.grade if system == "cai" else f"us_{fig.grade}"
+        out[s.sensor_id] = [cls, value, at]
+    return out

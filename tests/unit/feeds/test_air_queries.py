@@ -7,6 +7,7 @@ import pytest
 from feeds import air_queries as aq
 from feeds.aqi import cai_sub_index, pm_24h_predicted
 from feeds.citypack import CityPack, SensorSite, seoul_districts
+from store.errors import ValidationError
 
 NOW = datetime(2026, 11, 26, 3, 20, tzinfo=UTC)
 HOURS = aq.hour_starts(NOW, 24)
@@ -139,3 +140,23 @@ def test_district_concentration_is_the_mean_of_its_sensors() -> None:
 
     assert jongno.cai.figures["no2"].concentration == pytest.approx(0.06)
     assert jongno.reporting == 2
+
+
+def test_map_class_is_the_chosen_pollutants_grade_and_flagged_never_looks_good() -> None:
+    history = {"A1": _means([20.0] * 24), "A2": _means([60.0] * 24)}
+    ok = aq.sensor_air(_site("A1", JONGNO), history, _reading({"pm25": 21}), NOW)
+    spiked = aq.sensor_air(_site("A2", JONGNO), history, _reading({"pm25": 3}, {"pm25": "flagged"}), NOW)
+    no_o3 = aq.sensor_air(_site("A3", JONGNO), {}, None, NOW)
+
+    cai = aq.map_classes([ok, spiked, no_o3], "pm25", "cai")
+    us = aq.map_classes([ok], "o3", "us")
+
+    assert cai["A1"][0] == "moderate" and cai["A1"][1] == pytest.approx(20.0)
+    assert cai["A2"][0] == "flagged"  # its 24 h figure is "unhealthy", its newest reading unverified
+    assert cai["A3"] == [None, None, None]
+    assert us["A1"][0] == "us_good" and us["A1"][1] == pytest.approx(0.02)
+
+
+def test_map_refuses_a_pollutant_it_cannot_draw() -> None:
+    with pytest.raises(ValidationError, match="pollutant must be one of"):
+        aq.map_classes([], "benzene", "cai")
