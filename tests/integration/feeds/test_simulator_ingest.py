@@ -52,3 +52,25 @@ def test_simulator_service_registers_the_pack_and_feeds_ingest_until_stopped(rt)
     pack = load_pack(rt.settings.city, rt.settings.scale, rt.settings.sim_seed)
     assert not worker.is_alive()
     assert len(rt.redis.all_latest("traffic")) == len(pack.links)
+
+
+def test_simulator_service_keeps_running_when_redis_is_down(tmp_path, clock, caplog):
+    from store.runtime import Runtime
+    from store.settings import Settings
+
+    down = Runtime.start(Settings(data_dir=tmp_path / "var", redis_url="redis://127.0.0.1:1/0", simulator="off"),
+                         clock=clock)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_simulator, args=(down, stop), daemon=True)
+
+    with caplog.at_level("WARNING", logger="feeds.simulator"):
+        worker.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "tick of" not in caplog.text:
+            time.sleep(0.05)
+        stop.set()
+        worker.join(timeout=30)
+    down.close()
+
+    assert not worker.is_alive()
+    assert "store unavailable, tick of" in caplog.text
