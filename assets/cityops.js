@@ -12,7 +12,9 @@
   C.state = C.state || { traffic: {}, air: {} };
   C.layers = C.layers || { traffic: {}, air: {} };
   C.lastSeen = C.lastSeen || {};
-  C.perf = C.perf || { applied: [], handlerMs: [], lastValue: {} };
+  // Measurement hooks (bench/wall.py reads them): per-delta handler time, and when each entity's
+  // value last reached the screen.
+  C.perf = C.perf || { applied: [], handlerMs: [], lastValue: {}, lastAt: {} };
 
   // Okabe-Ito colours (colour-blind safe); every class also differs in width / radius / dash.
   const LINK = {
@@ -61,8 +63,8 @@
       return L.circleMarker(latlng, BUS);
     },
     alertPoint: function (feature, latlng) {
-      const sev = (feature.properties || {}).severity || "medium";
-      const big = sev === "critical" ? 12 : sev === "high" ? 10 : 8;
+      const sev = (feature.properties || {}).severity || "minor";
+      const big = sev === "critical" ? 12 : sev === "major" ? 10 : 8;
       return L.circleMarker(latlng, { radius: big, color: "#FFFFFF", weight: 3, fillColor: "#CC79A7", fillOpacity: 1 });
     },
     register: function (feature, layer, context) {
@@ -123,6 +125,7 @@
         st[id] = changes[id];
         restyle(domain, id, changes[id]);
         C.perf.lastValue[domain + ":" + id] = changes[id][1];
+        C.perf.lastAt[domain + ":" + id] = Date.now();
         n++;
       }
     }

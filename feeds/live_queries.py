@@ -87,10 +87,15 @@ def wire_delta(domain: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         changes = {k: wire_state(domain, v) for k, v in changes.items()}
     elif domain == "bus":
         changes = {k: [v.get("lat"), v.get("lon"), v.get("route")] for k, v in changes.items()}
+    elif domain == "alerts":  # compact: id -> {severity, state} (the console chimes on new criticals)
+        changes = {k: {"severity": v.get("severity"), "state": v.get("state")} for k, v in changes.items()}
     else:
-        changes = {}  # alerts / commands: the page re-reads its counts; the delta is the trigger
-    return {"domain": domain, "sent_at": payload.get("sent_at"), "n": len(payload.get("changes") or {}),
+        changes = {}  # commands: the page re-reads its counts; the delta is the trigger
+    wire = {"domain": domain, "sent_at": payload.get("sent_at"), "n": len(payload.get("changes") or {}),
             "changes": changes}
+    if domain == "alerts" and payload.get("notify"):
+        wire["notify"] = payload["notify"]  # escalation notices for the supervisors' consoles
+    return wire
 
 
 @dataclass(frozen=True)

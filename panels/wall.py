@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 from dashboard.auth import guarded, requires
 from feeds import aqi
 from feeds import live_queries as q
+from panels.components.alert_banner import AlertBanner
 from panels.components.citymap import CityMap, alerts_id
 from panels.components.kpi import KpiIds, KpiTile, status_children, tile_class
 from panels.components.staleness import StalenessBadge
@@ -44,7 +45,7 @@ TILES = (
     ("open_alerts", "wall.kpi.open_alerts", "unit.alerts", "alerts"),
     ("pending_approvals", "wall.kpi.pending_approvals", "unit.requests", "commands"),
 )
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = ("critical", "major", "minor", "info")  # alerts.const.SEVERITIES, most severe first
 CAI_STATUS = {"good": "ok", "moderate": "ok", "unhealthy": "bad", "very_unhealthy": "critical"}
 
 
@@ -104,7 +105,7 @@ def readings(rt: Runtime) -> dict[str, Reading]:
         out["open_alerts"] = Reading("–", "unknown", both("live.not_available"))
     else:
         total = sum(alerts.values())
-        status = "critical" if alerts.get("critical") else "bad" if alerts.get("high") else "warn" if total else "ok"
+        status = "critical" if alerts.get("critical") else "bad" if alerts.get("major") else "warn" if total else "ok"
         note = " · ".join(f"{both(f'severity.{s}')} {alerts.get(s, 0)}" for s in SEVERITIES)
         out["open_alerts"] = Reading(f"{total:,}", status, both(f"severity.{_top(alerts)}") if total else both("wall.none_open"), note)
     pending = q.pending_approvals(rt)
@@ -114,7 +115,7 @@ def readings(rt: Runtime) -> dict[str, Reading]:
 
 
 def _top(counts: dict[str, int]) -> str:
-    return next((s for s in SEVERITIES if counts.get(s)), "low")
+    return next((s for s in SEVERITIES if counts.get(s)), "info")
 
 
 def trend_figure(rt: Runtime) -> tuple[go.Figure, str]:
@@ -160,6 +161,7 @@ def layout(**_query: Any) -> html.Div:
                 html.H2(both("wall.title")),
                 StalenessBadge("map-traffic", "traffic"), StalenessBadge("map-air", "air"),
             ]),
+            AlertBanner(wall=True),
             CityMap(MAP, center=pack.center, snapshots=snapshots, tile_url=rt.settings.tile_url, zoom=11,
                     wall=True, interactive=False, alerts=q.alert_points(rt)),
         ]),

@@ -1,0 +1,106 @@
+"""The Alerts page in headless Chromium: acknowledging an alert on the page makes the wall's
+banner count drop; a new critical alert chimes on the operator's console, never on the wall;
+a role without ``alerts.act`` is refused by the server."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import LiveApp, screenshot, sign_in, start_live_app, wait_connected
+
+pytestmark = pytest.mark.browser
+
+
+def _raise(rt: Any, camera: str, category: str, severity: str, lat: float) -> int:
+    from alerts import service
+    from alerts.rules import Candidate, Place
+
+    cand = Candidate(category, severity, "cctv", camera, camera, rt.clock.now(), Place("Jung-gu", lat, 126.98), {"confidence": 0.9})
+    changed = service.raise_candidates(rt, [cand])
+    service.publish(rt, {str(a["id"]): a for a in changed})  # what the worker's coalescer does
+    return next(int(a["id"]) for a in changed if a["source"] == camera)
+
+
+@pytest.fixture
+def alerts_app(tmp_path: Path) -> Iterator[LiveApp]:
+    ids: list[int] = []
+
+    def prepare(rt: Any) -> None:
+        ids.append(_raise(rt, "cam-1", "fire_smoke", "critical", 37.56))
+        ids.append(_raise(rt, "cam-2", "loitering", "minor", 37.62))
+
+    app = start_live_app(tmp_path, prepare=prepare)
+    app.alert_ids = ids  # type: ignore[attr-defined]
+    yield app
+    app.stop()
+
+
+def banner_count(page: Any) -> str:
+    return page.locator("#alert-banner-count").inner_text()
+
+
+def open_alerts_page(browser: Any, app: LiveApp, role: str = "operator") -> Any:
+    page = sign_in(browser, app, role)
+    page.goto(app.url + "/alerts")
+    page.wait_for_selector("#alerts-grid .ag-row", timeout=20_000)
+    wait_connected(page)
+    return page
+
+
+def test_acknowledging_on_the_alerts_page_drops_the_wall_banner_count(browser: Any, alerts_app: LiveApp) -> None:
+    critical = alerts_app.alert_ids[0]  # type: ignore[attr-defined]
+    wall = sign_in(browser, alerts_app, "wall")
+    wall.wait_for_selector("#alert-banner-count", timeout=20_000)
+    wait_connected(wall)
+    assert banner_count(wall) == "2"
+    assert "ESCALATED" not in wall.locator("#alert-banner").inner_text()
+
+    op = open_alerts_page(browser, alerts_app)
+    op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").click()
+    op.wait_for_function("document.querySelector('#alerts-detail-title')?.innerText.includes('%d')" % critical)
+    op.fill("#alerts-comment", "fire brigade called")
+    op.click("#alerts-ack")
+    op.wait_for_selector(".alerts-msg-ok", timeout=10_000)
+
+    wall.wait_for_function("document.querySelector('#alert-banner-count')?.innerText === '1'", timeout=15_000)
+    assert "fire brigade called" in op.locator("#alerts-detail").inner_text()
+    assert op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").inner_text().count("Acknowledged") == 1
+    screenshot(op, "alerts-page-acknowledged")
+    screenshot(wall, "wall-banner-after-ack")
+
+    op.click("#alerts-ack")  # a second acknowledgement is refused with the reason
+    op.wait_for_selector(".alerts-msg-error", timeout=10_000)
+    assert "already acknowledged" in op.locator(".alerts-msg-error").inner_text()
+
+
+def test_a_new_critical_alert_chimes_on_the_console_and_not_on_the_wall(browser: Any, alerts_app: LiveApp) -> None:
+    op = open_alerts_page(browser, alerts_app)
+    wall = sign_in(browser, alerts_app, "wall")
+    wall.wait_for_selector("#alert-banner-count", timeout=20_000)
+    wait_connected(wall)
+
+    new_id = _raise(alerts_app.rt, "cam-9", "traffic_accident", "critical", 37.50)
+
+    op.wait_for_function("(window.cityopsAlertChimes || 0) >= 1", timeout=10_000)
+    op.wait_for_selector(f"#alerts-grid .ag-row[row-id='{new_id}']", timeout=10_000)
+    wall.wait_for_function("document.querySelector('#alert-banner-count')?.innerText === '3'", timeout=15_000)
+    assert wall.evaluate("window.cityopsAlertChimes || 0") == 0
+
+
+def test_the_server_refuses_an_admin_acknowledging_through_the_page(browser: Any, alerts_app: LiveApp) -> None:
+    critical = alerts_app.alert_ids[0]  # type: ignore[attr-defined]
+    admin = open_alerts_page(browser, alerts_app, "admin")  # admins may look at consoles but not act
+    admin.locator(f"#alerts-grid .ag-row[row-id='{critical}']").click()
+    admin.wait_for_function("document.querySelector('#alerts-detail-title')?.innerText.includes('%d')" % critical)
+
+    with admin.expect_response(lambda r: "_dash-update-component" in r.url and r.status == 403, timeout=10_000):
+        admin.click("#alerts-ack")
+    time.sleep(0.5)
+
+    from alerts import queries
+
+    assert queries.alert_detail(alerts_app.rt, critical)["state"] == "open"
