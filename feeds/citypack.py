@@ -115,7 +115,11 @@ class CityPack:
 
     def district_station(self, name_en: str) -> SensorSite:
         """The reference air station of a district (``AQ-<code>-000``): replay of per-district records."""
-        return next(s for s in self.sensors if s.id == f"AQ-{self.district(name_en).code}-000")
+        wanted = f"AQ-{self.district(name_en).code}-000"
+        for s in self.sensors:
+            if s.id == wanted:
+                return s
+        raise KeyError(wanted)
 
     def districts_geojson(self) -> dict[str, Any]:
         return {"type": "FeatureCollection", "features": [

@@ -10,14 +10,15 @@ river can be crossed only on N-S segments, which become the bridges. Everything 
 "Arterial n". Nothing here claims to be Seoul's real road geometry: see packs/seoul/SOURCE.md.
 
 The Han river is approximated from the district boundaries: the vertices that the north-bank
-districts share with the south-bank ones (the districts meet mid-river), extended by hand at the
-west and east ends where the river borders cities outside Seoul.
+districts share with the south-bank ones (the districts meet mid-river), continued west and east
+along the northern edges of Gangseo and Gangdong, where the river borders cities outside Seoul.
 """
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
@@ -59,11 +60,9 @@ SCALES: dict[str, Scale] = {
 NORTH_BANK = ("Mapo-gu", "Yongsan-gu", "Seongdong-gu", "Gwangjin-gu")
 SOUTH_BANK = ("Gangseo-gu", "Yangcheon-gu", "Yeongdeungpo-gu", "Dongjak-gu", "Seocho-gu", "Gangnam-gu",
               "Songpa-gu", "Gangdong-gu")
-# Where the river leaves the shared north/south boundary: west of Mapo it borders Goyang, east of
-# Gwangjin it borders Guri/Hanam. Hand-placed (lon, lat) from a map, approximate.
-RIVER_WEST = ((126.795, 37.588), (126.820, 37.582), (126.842, 37.575))
-RIVER_EAST = ((127.135, 37.566), (127.160, 37.577), (127.180, 37.585))
-
+# Where the river leaves the shared north/south boundary it is the northern edge of Gangseo (west,
+# facing Goyang) and of Gangdong (east, facing Guri): (district, lon from, lon to).
+RIVER_EDGES = (("Gangseo-gu", 126.795, 126.860), ("Gangdong-gu", 127.117, 127.190))
 
 @dataclass(frozen=True)
 class NamedRoad:
@@ -110,6 +109,7 @@ def _bank(districts: tuple[District, ...]) -> np.ndarray:
     return side
 
 
+@cache
 def river_line(districts: tuple[District, ...]) -> np.ndarray:
     """The Han as an (n, 2) array of (lat, lon), west to east, from the shared bank boundaries."""
     by_name = {d.name_en: d for d in districts}
@@ -122,7 +122,9 @@ def river_line(districts: tuple[District, ...]) -> np.ndarray:
                 d_km = np.min(np.hypot((south[:, 0] - lon) * 88.2, (south[:, 1] - lat) * 111.2))
                 if d_km < 0.05:
                     pts.append((lon, lat))
-    pts = sorted(set(pts) | set(RIVER_WEST) | set(RIVER_EAST))
+    for name, lo, hi in RIVER_EDGES:
+        pts += _north_edge(by_name[name].geometry, lo, hi)
+    pts = sorted(set(pts))
     line = np.array([(lat, lon) for lon, lat in pts])
     # Densify to ~100 m so "distance to the river" can use vertices only.
     out = [line[0]]
@@ -132,8 +134,40 @@ def river_line(districts: tuple[District, ...]) -> np.ndarray:
     return np.array(out)
 
 
+def _north_edge(geometry: dict, lo: float, hi: float) -> list[tuple[float, float]]:
+    """(lon, lat) vertices of a polygon's northern edge between two longitudes.
+
+    The highest vertex per 0.006-degree band of longitude, minus the bands where the ring only
+    passes along the south side (lower than their neighbours' top by more than ~0.9 km).
+    """
+    ring = np.concatenate([np.asarray(poly[0]) for poly in _polys(geometry)])
+    sel = ring[(ring[:, 0] >= lo) & (ring[:, 0] <= hi)]
+    bands = np.floor(sel[:, 0] / 0.006)
+    top = np.array([sel[bands == b][np.argmax(sel[bands == b][:, 1])] for b in np.unique(bands)])
+    keep = [p for p in top if p[1] >= top[np.abs(top[:, 0] - p[0]) <= 0.012][:, 1].max() - 0.008]
+    return [(float(lon), float(lat)) for lon, lat in keep]
+
+
 def _polys(geometry: dict) -> list:
     return [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+
+
+def crosses(river: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which segments a[k]-b[k] ((lat, lon) rows) cross the river polyline (plane test in lon/lat)."""
+    out = np.zeros(len(a), dtype=bool)
+    lo_lat, hi_lat = river[:, 0].min(), river[:, 0].max()
+    cand = np.flatnonzero((np.maximum(a[:, 0], b[:, 0]) >= lo_lat) & (np.minimum(a[:, 0], b[:, 0]) <= hi_lat))
+    if not len(cand):
+        return out
+    p1, p2 = a[cand][:, None, ::-1], b[cand][:, None, ::-1]  # (n, 1, [lon, lat])
+    q1, q2 = river[None, :-1, ::-1], river[None, 1:, ::-1]
+
+    def orient(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.sign((v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1]) - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0]))
+
+    hit = (orient(p1, p2, q1) * orient(p1, p2, q2) < 0) & (orient(q1, q2, p1) * orient(q1, q2, p2) < 0)
+    out[cand] = hit.any(axis=1)
+    return out
 
 
 def _make_grid(districts: tuple[District, ...], spacing_m: float, seed: int) -> _Grid:
@@ -167,7 +201,11 @@ def _make_grid(districts: tuple[District, ...], spacing_m: float, seed: int) -> 
     s1 = side[where[c[:, 2], c[:, 3]]]
     across = s0 * s1 == -1
     vertical = c[:, 0] != c[:, 2]
-    keep = mid_ok & (~across | vertical)  # the river is crossed only on N-S segments (bridges)
+    ends_a = np.stack([lat[c[:, 0], c[:, 1]], lon[c[:, 0], c[:, 1]]], axis=1)
+    ends_b = np.stack([lat[c[:, 2], c[:, 3]], lon[c[:, 2], c[:, 3]]], axis=1)
+    wet = crosses(river_line(districts), ends_a, ends_b)
+    # The river is crossed only on N-S segments between the banks: the bridges.
+    keep = mid_ok & np.where(across, vertical, ~wet)
     edges = [tuple(int(v) for v in row) for row in c[keep]]
     crossing = {k for k, flag in enumerate(across[keep]) if flag}
     return _Grid(spacing_m, lat, lon, where, edges, crossing)  # type: ignore[arg-type]
@@ -369,6 +407,10 @@ def _riverside(grid: _Grid, side: np.ndarray, river: np.ndarray) -> dict[int, in
             if j + 1 not in picks:
                 continue
             e = (i, j, picks[j + 1], j + 1)
+            a = np.array([[grid.lat[i, j], grid.lon[i, j]]])
+            b = np.array([[grid.lat[picks[j + 1], j + 1], grid.lon[picks[j + 1], j + 1]]])
+            if crosses(river, a, b)[0]:
+                continue
             k = index.get(e)
             if k is None:
                 k = index[e] = len(grid.edges)

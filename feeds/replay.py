@@ -23,6 +23,9 @@ Missing values (empty cells, ``-``) are skipped quantity by quantity, never inve
 with no value left is skipped whole. Each time step goes to `feeds.ingest.ingest` as one batch,
 ``source="replay"``, and the replay waits (step length / speed) between steps.
 
+Run it with the simulator off (``cityops replay`` is a process of its own; with a shared Redis and
+``cityops run`` on, the simulator's values for the same stations would interleave with the record).
+
 Timestamps: by default the **recorded** times are kept, so what is stored is the record itself
 (values *and* when they were measured): history, rollups and the 3-sigma statistics line up with
 the original and a replay can be checked against it. ``--shift-to-now`` instead stamps each step
