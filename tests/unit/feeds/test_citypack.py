@@ -8,7 +8,7 @@ import pytest
 
 from feeds import geo
 from feeds.citypack import PACKS, load_pack, metr_la_pack, seoul_districts
-from feeds.packgen import generate_seoul, river_line
+from feeds.packgen import crosses, generate_seoul, river_line
 from store.errors import ValidationError
 
 SEED = 20261126
@@ -121,6 +121,19 @@ def test_bridges_sit_on_the_river_between_the_banks(seoul):
 
     for b in bridges:
         assert np.min(geo.haversine_m(river[:, 0], river[:, 1], b.lat, b.lon)) < 1500
+
+
+def test_only_bridges_cross_the_han(seoul):
+    river = river_line(seoul.districts)
+    a = np.array([link.coords[0] for link in seoul.links])
+    b = np.array([link.coords[-1] for link in seoul.links])
+    is_bridge = np.array([link.name.startswith("Han River bridge") for link in seoul.links])
+
+    wet = crosses(river, a, b)
+
+    assert wet[is_bridge].all()
+    assert not wet[~is_bridge].any()
+    assert is_bridge.sum() == 2 * len(seoul.sensors_of("bridge"))
 
 
 def test_bus_routes_are_connected_round_trips(seoul):
