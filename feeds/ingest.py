@@ -31,6 +31,7 @@ value. Within a batch, the last observation of a sensor wins; across batches, th
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -87,6 +88,7 @@ class _IngestState:
     stats: TrailingStats = field(default_factory=TrailingStats)
     stats_loaded: bool = False
     persisted_at: float = 0.0
+    frozen_at: int = 0  # sensors with statistics when the collector was last told to skip them
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -119,6 +121,8 @@ def ingest(rt: Runtime, observations: Sequence[Any], source: str) -> IngestResul
             if not st.stats_loaded:
                 _load_stats(rt, st)
             verdict = qa.assess(observations, reg.specs, st.stats)
+        if len(st.stats.by_sensor) >= 2 * st.frozen_at + 500:
+            _freeze(st)
         try:
             changes = _store(rt, verdict, source)
         except BaseException:
@@ -221,6 +225,20 @@ def _merge_latest(rt: Runtime, states: dict[str, dict[str, dict[str, Any]]], mer
                 per[sid] = {"t": old_t, "v": {**a.values, **old_v}, "qa": {**new_qa, **old_qa}, "d": a.sensor.district}
 
 
+def _freeze(st: _IngestState) -> None:
+    """Move the long-lived QA state out of the cyclic collector's view (`gc.freeze`).
+
+    At Seoul scale the statistics are ~25,000 series of hour buckets plus the sensor cache; every
+    full collection walked them all, which cost about 8 us per observation (measured with
+    bench/ingest.py: 14 -> 6 us of store time per observation). Frozen objects are still freed by
+    reference counting; only cycles among them would wait. Done again each time the number of
+    sensors with statistics doubles, so it happens a handful of times in a process's life.
+    """
+    gc.freeze()
+    st.frozen_at = len(st.stats.by_sensor)
+    log.info("QA statistics of %d sensors moved to the permanent GC generation", st.frozen_at)
+
+
 def _bucket(t: datetime, minutes: int) -> datetime:
     return t.replace(minute=t.minute - t.minute % minutes, second=0, microsecond=0)
 
@@ -248,6 +266,7 @@ def _load_stats(rt: Runtime, st: _IngestState) -> None:
                 loaded += 1
             except ValueError:
                 log.warning("ignoring a malformed QA statistics bucket %s in hour %d", key, h)
+    st.stats.loaded()
     st.stats.dirty.clear()
     st.stats_loaded = True
     if loaded:

@@ -10,10 +10,14 @@
 Units are checked when a sensor is registered (`check_units`): an observation carries bare numbers
 in the units its sensor declared, so a sensor declaring ``pm25`` in ``ppm`` is refused up front.
 
+The trailing 24 hours are the 24 complete clock hours before the hour of the value (the hour in
+progress joins the yardstick when it completes); with fewer than `MIN_SAMPLES` values there,
+nothing is flagged. A standard deviation below the quantity's `min_sigma` counts as `min_sigma`.
+
 Nothing here touches Redis, SQL or Flask. `assess` is the hot loop of ingest (every value of
-every observation passes through it), so it is written for speed: one pass, local names, the
-trailing statistics kept as running sums per hour bucket (`TrailingStats`) so that a check is a
-handful of float operations and never a scan of the last 24 hours.
+every observation passes through it), so it is written for speed: one pass, local names, sums
+per hour bucket (`Series`) whose yardstick (mean, threshold) is worked out once per hour, so a
+check is one subtraction and one comparison, never a scan of the last 24 hours.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from math import isfinite
 from typing import Any
 
 # Outcomes of one value. "released" is a quarantined value an operator let through.
@@ -29,7 +34,7 @@ OUTCOMES = (OK, FLAGGED, QUARANTINED, REJECTED)
 
 SIGMAS = 3.0  # statistical check: further than this many standard deviations from the mean
 MIN_SAMPLES = 30  # fewer values than this in the trailing window: too little history to judge
-WINDOW_HOURS = 24  # the trailing window: the current hour bucket and the 23 before it
+WINDOW_HOURS = 24  # the trailing window: the complete hours before the current one
 
 
 @dataclass(frozen=True)
@@ -103,58 +108,79 @@ class SensorSpec:
 
 # -- trailing statistics -----------------------------------------------------------------------
 class Series:
-    """Running sums of one sensor's quantity over the trailing window, by hour bucket.
+    """One sensor's quantity: sums per hour bucket, and the yardstick of the trailing 24 hours.
 
-    Sums are of ``value - ref`` (the first value seen), so the variance of a large, steady value
-    (a water pressure of 500 kPa moving by 0.1) does not drown in rounding.
+    The yardstick (mean and 3-sigma threshold) is that of the 24 complete hours before the
+    current one, worked out once when the hour changes, so judging a value is one subtraction
+    and one comparison, not a pass over a day of history. Sums are of ``value - ref`` (the first
+    value seen), so the variance of a large, steady value (a water pressure of 500 kPa moving by
+    0.1) does not drown in rounding.
     """
 
-    __slots__ = ("key", "ref", "hour", "cur", "n", "s", "ss", "buckets", "dirty", "touched")
+    __slots__ = ("key", "ref", "hour", "cur", "buckets", "low", "high", "floor2",
+                 "n", "mean", "sd", "thr2", "dirty", "touched")
 
-    def __init__(self, key: str, ref: float, hour: int) -> None:
+    def __init__(self, key: str, row: Quantity, ref: float, hour: int) -> None:
         self.key = key
         self.ref = ref
+        self.low, self.high = row.low, row.high
+        self.floor2 = row.min_sigma * row.min_sigma
         self.hour = hour
-        self.cur = [0, 0.0, 0.0]
+        self.cur: list[Any] = [0, 0.0, 0.0]
         self.buckets: dict[int, list[Any]] = {hour: self.cur}
-        self.n = 0
-        self.s = 0.0
-        self.ss = 0.0
+        self.n = 0  # values in the yardstick's window
+        self.mean = math.nan
+        self.sd = math.nan
+        self.thr2 = math.inf  # squared deviation beyond which a value is flagged; inf: too little history
         self.dirty = False  # changed since last persisted
         self.touched: set[int] = set()  # hours other than the current one changed since then
 
+    def refresh(self) -> None:
+        """Work the yardstick out again from the complete hours of the window."""
+        first = self.hour - WINDOW_HOURS
+        n, s, ss = 0, 0.0, 0.0
+        for h in list(self.buckets):
+            if h < first:
+                del self.buckets[h]
+            elif h < self.hour:
+                b = self.buckets[h]
+                n += b[0]
+                s += b[1]
+                ss += b[2]
+        self.n = n
+        if n >= MIN_SAMPLES:
+            m = s / n
+            var = max(ss / n - m * m, 0.0)
+            self.mean = self.ref + m
+            self.sd = math.sqrt(var)
+            self.thr2 = SIGMAS * SIGMAS * max(var, self.floor2)
+        else:
+            self.mean = self.sd = math.nan
+            self.thr2 = math.inf
+
     def roll(self, hour: int) -> None:
-        """Move the current bucket forward to `hour`, dropping buckets that left the window."""
+        """Make `hour` (later than the current one) the current hour."""
         if self.dirty:
             self.touched.add(self.hour)
-        first = hour - WINDOW_HOURS + 1
-        for h in [h for h in self.buckets if h < first]:
-            b = self.buckets.pop(h)
-            self.n -= b[0]
-            self.s -= b[1]
-            self.ss -= b[2]
-        if self.n <= 0:  # nothing left: reset exactly rather than carry rounding
-            self.n, self.s, self.ss = 0, 0.0, 0.0
         self.hour = hour
         self.cur = self.buckets.setdefault(hour, [0, 0.0, 0.0])
+        self.refresh()
 
     def add_at(self, hour: int, value: float) -> bool:
-        """Add a value of an earlier hour; False when it is older than the window."""
-        if hour <= self.hour - WINDOW_HOURS:
+        """Add a value of an earlier hour (late data); False when it is older than the window."""
+        if hour < self.hour - WINDOW_HOURS:
             return False
         b = self.buckets.setdefault(hour, [0, 0.0, 0.0])
         d = value - self.ref
         b[0] += 1
         b[1] += d
         b[2] += d * d
-        self.n += 1
-        self.s += d
-        self.ss += d * d
         self.touched.add(hour)
+        self.refresh()
         return True
 
     def remove_at(self, hour: int, value: float) -> None:
-        """Undo `add` (a batch whose write failed must not count in the history)."""
+        """Undo an add (a batch whose write failed must not count in the history)."""
         b = self.buckets.get(hour)
         if b is None or b[0] <= 0:
             return
@@ -162,32 +188,25 @@ class Series:
         b[0] -= 1
         b[1] -= d
         b[2] -= d * d
-        self.n -= 1
-        self.s -= d
-        self.ss -= d * d
+        if hour != self.hour:
+            self.refresh()
 
     def merge_bucket(self, hour: int, n: int, s: float, ss: float, ref: float) -> None:
-        """Add persisted sums (taken around `ref`) into the bucket of `hour`."""
-        if n <= 0 or hour <= self.hour - WINDOW_HOURS:
+        """Add persisted sums (taken around `ref`) into the bucket of `hour` (call `refresh` after)."""
+        if n <= 0:
             return
         shift = ref - self.ref  # sums around ref -> sums around self.ref
-        s2 = s + n * shift
-        ss2 = ss + 2 * shift * s + n * shift * shift
         b = self.buckets.setdefault(hour, [0, 0.0, 0.0])
         b[0] += n
-        b[1] += s2
-        b[2] += ss2
-        self.n += n
-        self.s += s2
-        self.ss += ss2
+        b[1] += s + n * shift
+        b[2] += ss + 2 * shift * s + n * shift * shift
         if hour > self.hour:
-            self.roll(hour)
+            self.hour = hour
+            self.cur = b
 
     def mean_sd(self) -> tuple[float, float]:
-        if not self.n:
-            return math.nan, math.nan
-        m = self.s / self.n
-        return self.ref + m, math.sqrt(max(self.ss / self.n - m * m, 0.0))
+        """The yardstick: mean and standard deviation of the window (nan: too little history)."""
+        return self.mean, self.sd
 
     def bucket_rows(self, hours: Iterable[int]) -> dict[int, str]:
         """Hour -> "n s ss ref" for persisting the given buckets."""
@@ -210,12 +229,20 @@ class TrailingStats:
         return self.by_sensor.get(sensor_id, {}).get(quantity)
 
     def load(self, sensor_id: str, quantity: str, hour: int, n: int, s: float, ss: float, ref: float) -> None:
-        """Put persisted sums of one hour back (after a restart)."""
+        """Put persisted sums of one hour back (after a restart); call `loaded` when done."""
+        row = QUANTITIES.get(quantity)
+        if row is None:
+            return
         per = self.by_sensor.setdefault(sensor_id, {})
         ser = per.get(quantity)
         if ser is None:
-            ser = per[quantity] = Series(f"{sensor_id}|{quantity}", ref, hour)
+            ser = per[quantity] = Series(f"{sensor_id}|{quantity}", row, ref, hour)
         ser.merge_bucket(hour, n, s, ss, ref)
+
+    def loaded(self) -> None:
+        for per in self.by_sensor.values():
+            for ser in per.values():
+                ser.refresh()
 
     def take_dirty(self) -> dict[int, dict[str, str]]:
         """Hour -> {"sensor|quantity": "n s ss ref"} of every bucket changed since the last call."""
@@ -247,6 +274,7 @@ class Assessed:
     sensor: SensorSpec
     time: datetime  # aware UTC
     time_iso: str  # ISO 8601 UTC, as it goes on the stream
+    hour: int  # hours since the epoch (the statistics bucket)
     values: dict[str, float]  # accepted values (ok or flagged)
     qa: dict[str, str]  # accepted quantity -> "ok" | "flagged"
     quarantined: list[tuple[str, float, str]]  # (quantity, value, reason)
@@ -257,7 +285,7 @@ class BatchVerdict:
     assessed: list[Assessed] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    undo: list[tuple[Series, int, float]] = field(default_factory=list)  # stats added by this batch
+    stats: TrailingStats | None = None  # where the accepted values were added (for `undo`)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -280,23 +308,20 @@ def parse_time(raw: Any) -> datetime:
 
 
 def assess(observations: Sequence[Any], sensors: Mapping[str, SensorSpec], stats: TrailingStats) -> BatchVerdict:
-    """Check every value of a batch; record accepted values in `stats` (undo list kept).
+    """Check every value of a batch; add the accepted ones to `stats` (`undo` takes them back).
 
-    Values are judged one by one, in order, so a batch holding a sensor's history and then a
-    jump judges the jump against that history. Counts are per value; an observation rejected
-    as a whole counts once per value it carried (once if none could be read).
+    Counts are per value; an observation rejected as a whole counts once per value it carried
+    (once if none could be read). A value is judged against the 24 complete hours before its
+    own hour, so the order of values inside an hour does not change verdicts.
     """
     out = BatchVerdict()
-    counts = out.counts
     rejections = out.rejections
     assessed = out.assessed
-    undo = out.undo
     by_sensor = stats.by_sensor
     dirty = stats.dirty
     times: dict[Any, tuple[datetime, str, int]] = {}
-    isfinite = math.isfinite
-    n_ok = n_flag = n_quar = n_rej = 0
-    sig2 = SIGMAS * SIGMAS
+    n_acc = n_flag = n_quar = n_rej = 0
+    fromkeys = dict.fromkeys
 
     for index, obs in enumerate(observations):
         # -- the envelope: shape, sensor, time
@@ -338,83 +363,99 @@ def assess(observations: Sequence[Any], sensors: Mapping[str, SensorSpec], stats
         t, t_iso, hour = parsed
 
         # -- each value: type, range, statistics
-        rows = sensor.rows
         per = by_sensor.get(sid)
         if per is None:
             per = by_sensor[sid] = {}
         acc: dict[str, float] = {}
-        qa: dict[str, str] = {}
-        quar: list[tuple[str, float, str]] = []
+        flagged: list[str] | None = None
+        quar: list[tuple[str, float, str]] | None = None
         for q, v in values.items():
-            row = rows.get(q)
-            if row is None:
-                why = (f"sensor {sid!r} does not measure {q!r}" if q in QUANTITIES
-                       else f"unknown quantity {str(q)[:40]!r}")
-                rejections.append(Rejection(index, sid, q, why))
-                n_rej += 1
-                continue
+            ser = per.get(q)
             tv = type(v)
-            if tv is not float and tv is not int:
-                rejections.append(Rejection(index, sid, q, f"{q} must be a number, not {tv.__name__}"))
-                n_rej += 1
-                continue
-            if not (row.low <= v <= row.high):  # also false for NaN
+            if ser is None or (tv is not float and tv is not int):
+                row = sensor.rows.get(q)
+                if row is None:
+                    why = (f"sensor {sid!r} does not measure {q!r}" if q in QUANTITIES
+                           else f"unknown quantity {str(q)[:40]!r}")
+                    rejections.append(Rejection(index, sid, q, why))
+                    n_rej += 1
+                    continue
+                if tv is not float and tv is not int:
+                    rejections.append(Rejection(index, sid, q, f"{q} must be a number, not {tv.__name__}"))
+                    n_rej += 1
+                    continue
+                if ser is None and row.low <= v <= row.high:
+                    ser = per[q] = Series(f"{sid}|{q}", row, float(v), hour)
+                elif ser is None:
+                    ser = _Bounds(row)  # type: ignore[assignment] # out of range: no series yet
+            if not (ser.low <= v <= ser.high):  # also false for NaN
                 if not isfinite(v):
                     rejections.append(Rejection(index, sid, q, f"{q} must be a finite number"))
                     n_rej += 1
                     continue
-                quar.append((q, v, f"{q} {v:g} {row.unit} outside plausible {row.low:g}..{row.high:g}"))
+                if quar is None:
+                    quar = []
+                quar.append((q, v, f"{q} {v:g} {sensor.rows[q].unit} outside plausible {ser.low:g}..{ser.high:g}"))
                 n_quar += 1
                 continue
-            ser = per.get(q)
-            if ser is None:
-                ser = per[q] = Series(f"{sid}|{q}", float(v), hour)
-            if hour > ser.hour:
-                ser.roll(hour)
-            n = ser.n
-            d = v - ser.ref
-            status = OK
-            if n >= MIN_SAMPLES:
-                m = ser.s / n
-                var = ser.ss / n - m * m
-                floor = row.min_sigma * row.min_sigma
-                if var < floor:
-                    var = floor
-                dev = d - m
-                if dev * dev > sig2 * var:
-                    status = FLAGGED
-            if hour == ser.hour:
+            if hour != ser.hour:
+                if hour > ser.hour:
+                    ser.roll(hour)
+                    b = ser.cur
+                elif ser.add_at(hour, v):  # late data of an earlier hour
+                    b = None
+                else:  # older than the window: judged, not remembered
+                    b = None
+            else:
                 b = ser.cur
+            if b is not None:
+                d = v - ser.ref
                 b[0] += 1
                 b[1] += d
                 b[2] += d * d
-                ser.n = n + 1
-                ser.s += d
-                ser.ss += d * d
-                undo.append((ser, hour, v))
-            elif ser.add_at(hour, v):
-                undo.append((ser, hour, v))
             if not ser.dirty:
                 ser.dirty = True
                 dirty.append(ser)
+            dev = v - ser.mean
+            if dev * dev > ser.thr2:  # False while thr2 is inf (too little history) or mean is nan
+                if flagged is None:
+                    flagged = []
+                flagged.append(q)
             acc[q] = v
-            qa[q] = status
-            if status is OK:
-                n_ok += 1
-            else:
-                n_flag += 1
-        if acc or quar:
-            assessed.append(Assessed(index, sensor, t, t_iso, acc, qa, quar))
+        if acc:
+            n_acc += len(acc)
+            qa = fromkeys(acc, OK)
+            if flagged:
+                n_flag += len(flagged)
+                for q in flagged:
+                    qa[q] = FLAGGED
+            assessed.append(Assessed(index, sensor, t, t_iso, hour, acc, qa, quar or []))
+        elif quar:
+            assessed.append(Assessed(index, sensor, t, t_iso, hour, acc, {}, quar))
 
-    counts[OK] = n_ok
-    counts[FLAGGED] = n_flag
-    counts[QUARANTINED] = n_quar
-    counts[REJECTED] = n_rej
+    out.counts = {OK: n_acc - n_flag, FLAGGED: n_flag, QUARANTINED: n_quar, REJECTED: n_rej}
+    out.stats = stats
     return out
 
 
+class _Bounds:
+    """Range bounds of a quantity a sensor has no history of yet (its first value is implausible)."""
+
+    __slots__ = ("low", "high")
+
+    def __init__(self, row: Quantity) -> None:
+        self.low, self.high = row.low, row.high
+
+
 def undo(verdict: BatchVerdict) -> None:
-    """Take a batch's values back out of the trailing statistics (its write failed)."""
-    for ser, hour, v in reversed(verdict.undo):
-        ser.remove_at(hour, v)
-    verdict.undo.clear()
+    """Take a batch's accepted values back out of the trailing statistics (its write failed)."""
+    stats = verdict.stats
+    if stats is None:
+        return
+    for a in reversed(verdict.assessed):
+        per = stats.by_sensor.get(a.sensor.id, {})
+        for q, v in a.values.items():
+            ser = per.get(q)
+            if ser is not None:
+                ser.remove_at(a.hour, v)
+    verdict.stats = None

@@ -90,22 +90,33 @@ def test_history_older_than_24_hours_leaves_the_window() -> None:
     verdict = assess([obs({"pm25": 80.0}, T0 + timedelta(hours=30))], SENSORS, stats)
 
     assert verdict.counts["ok"] == 1  # the old history expired: nothing to compare with
-    assert stats.series("air-1", "pm25").n == 1
+    assert stats.series("air-1", "pm25").n == 0
 
 
-def test_trailing_mean_and_sd_match_a_direct_computation() -> None:
+def test_yardstick_is_the_24_complete_hours_before_the_value() -> None:
     stats = TrailingStats()
     rng = random.Random(7)
     points = [(T0 + timedelta(minutes=10 * i), rng.uniform(400, 401)) for i in range(300)]  # 50 h
     assess([obs({"pm25": v}, t) for t, v in points], SENSORS, stats)
-    last_hour = points[-1][0].replace(minute=0)
-    window = [v for t, v in points if t >= last_hour - timedelta(hours=23)]
+    hour = points[-1][0].replace(minute=0)
+    window = [v for t, v in points if hour - timedelta(hours=24) <= t < hour]
 
     mean, sd = stats.series("air-1", "pm25").mean_sd()
 
     m = sum(window) / len(window)
+    assert stats.series("air-1", "pm25").n == len(window) == 144
     assert mean == pytest.approx(m, rel=1e-9)
     assert sd == pytest.approx(math.sqrt(sum((v - m) ** 2 for v in window) / len(window)), rel=1e-6)
+
+
+def test_late_data_of_an_earlier_hour_joins_its_hour() -> None:
+    stats = TrailingStats()
+    stable_history(stats, n=200)
+    before = stats.series("air-1", "pm25").n
+
+    assess([obs({"pm25": 21.0}, T0 + timedelta(hours=1, minutes=5))], SENSORS, stats)
+
+    assert stats.series("air-1", "pm25").n == before + 1
 
 
 def test_string_where_a_number_belongs_is_rejected() -> None:
@@ -171,13 +182,15 @@ def test_times_are_normalised_to_utc() -> None:
 def test_undo_takes_a_failed_batch_back_out_of_the_history() -> None:
     stats = TrailingStats()
     stable_history(stats, n=50)
-    before = stats.series("air-1", "pm25").mean_sd()
+    assess([obs({"pm25": 20.0}, T0 + timedelta(hours=3))], SENSORS, stats)
+    before = (stats.series("air-1", "pm25").n, stats.series("air-1", "pm25").mean_sd())
     verdict = assess([obs({"pm25": 40.0 + i}, T0 + timedelta(hours=1, minutes=i)) for i in range(10)], SENSORS, stats)
+    assert stats.series("air-1", "pm25").n == before[0] + 10
 
     qa.undo(verdict)
 
-    assert stats.series("air-1", "pm25").n == 50
-    assert stats.series("air-1", "pm25").mean_sd() == pytest.approx(before)
+    assert stats.series("air-1", "pm25").n == before[0]
+    assert stats.series("air-1", "pm25").mean_sd() == pytest.approx(before[1])
 
 
 def test_persisted_buckets_restore_the_same_statistics() -> None:
@@ -191,6 +204,7 @@ def test_persisted_buckets_restore_the_same_statistics() -> None:
             sensor_id, quantity = key.split("|")
             n, s, ss, ref = row.split()
             restored.load(sensor_id, quantity, hour, int(n), float(s), float(ss), float(ref))
+    restored.loaded()
 
     a, b = stats.series("air-1", "pm25"), restored.series("air-1", "pm25")
     assert (b.n, b.hour) == (a.n, a.hour)
