@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
-from alerts.worker import AlertWorker
+from alert_helpers import air_obs
+
 from alerts.rules import default_rules
+from alerts.worker import AlertWorker
 from store.runtime import Runtime
 
 AIR_Q = {"pm25": "ug/m3", "pm10": "ug/m3", "o3": "ppm", "no2": "ppm"}
@@ -29,10 +29,6 @@ def air_rt(rt: Runtime) -> Runtime:
 @pytest.fixture
 def worker(rt: Runtime) -> AlertWorker:
     return AlertWorker(rt, default_rules(), "test-consumer")
-
-
-def air_obs(sensor: str, at: datetime, pm25: float) -> dict[str, Any]:
-    return {"sensor_id": sensor, "time": at.isoformat(), "values": {"pm25": pm25, "pm10": 30.0, "o3": 0.02, "no2": 0.02}}
 
 
 @pytest.fixture
@@ -64,6 +60,3 @@ def post_air(air_rt: Runtime, drain: Callable[[], int]) -> Iterator[Callable[...
 
     yield post
 
-
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)

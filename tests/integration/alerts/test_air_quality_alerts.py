@@ -72,7 +72,7 @@ def test_a_repeat_after_resolution_opens_a_new_alert(air_rt, post_air, drain):
 
 def test_one_station_alone_in_a_district_below_min_readings_opens_nothing(air_rt, drain):
     from feeds.ingest import ingest
-    from tests.integration.alerts.conftest import air_obs
+    from alert_helpers import air_obs
 
     ingest(air_rt, [air_obs("air-g0", air_rt.clock.now(), 60.0)], source="test")
     drain()

@@ -136,7 +136,7 @@ def test_a_whole_feed_going_silent_is_one_alert_not_one_per_sensor(city_rt, work
 
 def test_repeatedly_quarantined_values_open_a_drift_maintenance_alert(air_rt, worker):
     from feeds.ingest import ingest
-    from tests.integration.alerts.conftest import air_obs
+    from alert_helpers import air_obs
 
     for _ in range(5):
         result = ingest(air_rt, [air_obs("air-j0", air_rt.clock.now(), 5000.0)], source="test")  # beyond pm25's range
