@@ -215,3 +215,24 @@ def test_bad_sites_are_refused_with_the_reason(stack_rt: Runtime, site: SensorSi
 
 def test_every_sensor_kind_has_a_live_domain() -> None:
     assert set(DOMAIN_OF_KIND.values()) <= {"traffic", "air", "infra", "cctv"}
+
+
+def test_database_down_answers_unavailable_and_keeps_redis_untouched(demo_sensors: Runtime) -> None:
+    from sqlalchemy import create_engine
+
+    from store.db import make_sessionmaker
+
+    rt = demo_sensors
+    ingest(rt, [obs("air-1", rt.clock.now(), pm25=10.0)], source="test")  # sensors cached, statistics loaded
+    dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    live_sessions, rt.sessions = rt.sessions, make_sessionmaker(dead)
+
+    with pytest.raises(Unavailable, match="database is unavailable"):
+        ingest(rt, [obs("air-1", rt.clock.now() + timedelta(minutes=2), pm25=11.0, pm10=9000)], source="test")
+
+    rt.sessions = live_sessions
+    dead.dispose()
+    assert [i["values"] for i in stream_items(rt, "air")] == [{"pm25": 10.0}]
+    assert rt.redis.get_latest("air", "air-1")["v"] == {"pm25": 10.0}
+    assert ingest_mod._state(rt).stats.series("air-1", "pm25").buckets[
+        int(rt.clock.now().timestamp()) // 3600][0] == 1  # the failed batch was taken back out
