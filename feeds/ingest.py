@@ -32,7 +32,6 @@ value. Within a batch, the last observation of a sensor wins; across batches, th
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -179,13 +178,12 @@ def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[st
                        keys=["bucket_start", "outcome"], update=lambda ex, t: {"n": t.c.n + ex.n})
             pipe = rt.redis.client.pipeline(transaction=True)
             for domain, items in streams.items():
-                stream = rt.redis.keys.stream(domain)
                 for start in range(0, len(items), STREAM_CHUNK):
-                    pipe.xadd(stream, {"batch": _dumps(items[start:start + STREAM_CHUNK])}, maxlen=1_000_000, approximate=True)
+                    rt.redis.append(domain, {"batch": _dumps(items[start:start + STREAM_CHUNK])}, pipe=pipe)
             for domain, per in states.items():
-                if per:
+                if per:  # serialised here with orjson: RedisStore.set_latest's json is 4x slower
                     pipe.hset(rt.redis.keys.latest(domain), mapping={k: _dumps(v) for k, v in per.items()})
-                    pipe.hset(rt.redis.keys.feeds, domain, at)
+                    rt.redis.touch_feed(domain, at, pipe=pipe)
             mkey = metrics_key(rt)
             for outcome, n in counts.items():
                 pipe.hincrby(mkey, f"{source}|{outcome}", n)
@@ -208,7 +206,7 @@ def _merge_latest(rt: Runtime, states: dict[str, dict[str, dict[str, Any]]], mer
         for (d, ids), raws in zip(order, pipe.execute() if order else [], strict=True):
             for sid, raw in zip(ids, raws, strict=True):
                 if raw:
-                    stored[f"{d}\0{sid}"] = json.loads(raw)
+                    stored[f"{d}\0{sid}"] = orjson.loads(raw)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.error("ingest: Redis unavailable reading latest states: %s", exc)
         raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
