@@ -188,36 +188,44 @@ def precision(src: Sources) -> pd.DataFrame:
 
 
 def _command_rows(src: Sources, cmds: pd.DataFrame) -> pd.DataFrame:
+    """One row per command; approvals and dispatch attempts folded in by group (one pass each,
+    not one filter per command: a Seoul shift has ~5,000 commands)."""
     cols = ["command_id", "type", "state", "proposer", "proposed_at", "approvers", "approved_at", "dispatched_at",
             "finished_at", "attempts", "result"]
     if cmds.empty:
         return _empty(cols, times=("proposed_at", "approved_at", "dispatched_at", "finished_at"), ints=("command_id", "attempts"))
     ap = src.approvals if src.approvals is not None else pd.DataFrame(columns=["command_id", "user_id", "role", "at"])
     ds = src.dispatches if src.dispatches is not None else pd.DataFrame(columns=["command_id", "started_at", "finished_at", "ok", "error"])
-    rows = []
-    for c in cmds.itertuples(index=False):
-        a = ap[ap["command_id"] == c.id]
-        d = ds[ds["command_id"] == c.id]
-        final = c.state in FINAL_COMMAND_STATES
-        finished = d["finished_at"].max() if len(d) else (c.updated_at if final else pd.NaT)
-        rows.append({"command_id": int(c.id), "type": c.type, "state": c.state, "proposer": c.proposer,
-                     "proposed_at": c.created_at, "approvers": ", ".join(f"{u} ({r})" for u, r in zip(a["user_id"], a["role"])),
-                     "approved_at": a["at"].max() if len(a) else pd.NaT,
-                     "dispatched_at": d["started_at"].min() if len(d) else pd.NaT,
-                     "finished_at": finished, "attempts": int(len(d)), "result": _result_text(c, d)})
-    out = pd.DataFrame(rows, columns=cols)
-    return _times(out, ("proposed_at", "approved_at", "dispatched_at", "finished_at")).astype({"command_id": "int64", "attempts": "int64"})
+    ap = ap.sort_values("at", kind="stable")
+    approvers = (ap["user_id"].astype(str) + " (" + ap["role"].astype(str) + ")").groupby(ap["command_id"]).agg(", ".join)
+    approved_at = ap.groupby("command_id")["at"].max()
+    by = ds.groupby("command_id")
+    first_start, last_end, attempts = by["started_at"].min(), by["finished_at"].max(), by.size()
+    errors = ds[ds["error"].map(_text) != ""]
+    last_error = errors.groupby("command_id")["error"].last()
+    ids = cmds["id"]
+    final = cmds["state"].isin(FINAL_COMMAND_STATES)
+    out = pd.DataFrame({
+        "command_id": ids.astype("int64").to_numpy(), "type": cmds["type"].to_numpy(), "state": cmds["state"].to_numpy(),
+        "proposer": cmds["proposer"].to_numpy(), "proposed_at": cmds["created_at"].to_numpy(),
+        "approvers": ids.map(approvers).fillna("").to_numpy(), "approved_at": ids.map(approved_at).to_numpy(),
+        "dispatched_at": ids.map(first_start).to_numpy(),
+        "finished_at": ids.map(last_end).where(ids.map(last_end).notna(), cmds["updated_at"].where(final)).to_numpy(),
+        "attempts": ids.map(attempts).fillna(0).astype("int64").to_numpy(),
+    })
+    out["result"] = [_result_text(state, int(n), _text(err), _text(reason))
+                     for state, n, err, reason in zip(cmds["state"], out["attempts"], ids.map(last_error), cmds["reason"])]
+    return _times(out[cols], ("proposed_at", "approved_at", "dispatched_at", "finished_at"))
 
 
-def _result_text(c: Any, d: pd.DataFrame) -> str:
-    if c.state == "executed":
-        return "executed" + (f" after {len(d)} attempts" if len(d) > 1 else "")
-    if c.state == "failed":
-        err = d["error"].dropna()
-        return "failed" + (f": {err.iloc[-1]}" if len(err) else "")
-    if c.state in ("rejected", "expired", "cancelled"):
-        return c.state + (f": {c.reason}" if _text(c.reason) and c.state == "rejected" else "")
-    return f"{c.state} (not finished)"
+def _result_text(state: str, attempts: int, last_error: str, reason: str) -> str:
+    if state == "executed":
+        return "executed" + (f" after {attempts} attempts" if attempts > 1 else "")
+    if state == "failed":
+        return "failed" + (f": {last_error}" if last_error else "")
+    if state in ("rejected", "expired", "cancelled"):
+        return state + (f": {reason}" if reason and state == "rejected" else "")
+    return f"{state} (not finished)"
 
 
 def commands_table(src: Sources) -> pd.DataFrame:
