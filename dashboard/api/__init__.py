@@ -33,7 +33,7 @@ class RouteDoc:
     tag: str
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
-    auth: str = "session"  # session | api_key | none
+    auth: str = "session"  # session | api_key | api_key_or_session | none
     permission: str | None = None
     params: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[int, str] = field(default_factory=dict)
@@ -131,9 +131,9 @@ def openapi_document() -> dict[str, Any]:
         if r.auth == "api_key":
             op["security"] = [{"apiKey": []}]
             op["responses"].setdefault("401", {**error, "description": "missing or bad API key"})
-        elif r.auth == "session":
-            op["security"] = [{"session": []}]
-            op["responses"].setdefault("401", {**error, "description": "not signed in"})
+        elif r.auth in ("session", "api_key_or_session"):
+            op["security"] = [{"session": []}] if r.auth == "session" else [{"apiKey": []}, {"session": []}]
+            op["responses"].setdefault("401", {**error, "description": "not signed in" if r.auth == "session" else "no or bad API key and not signed in"})
             if r.permission:
                 op["responses"].setdefault("403", {**error, "description": f"role lacks {r.permission}"})
                 op["description"] = f"Roles: {', '.join(sorted(roles.PERMISSIONS[r.permission]))}."

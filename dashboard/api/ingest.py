@@ -137,8 +137,8 @@ def _query_param(name: str, kind: type = str) -> Any:
 
 
 @endpoint("/sensors/<sensor_id>", "PUT", summary="Register or update a sensor", tag="ingest", body=SensorIn,
-          response=SensorOut, auth="api_key",
-          responses={400: "bad registration (unknown kind, district, quantity or unit)", 403: "role may not register sensors"})
+          response=SensorOut, auth="api_key_or_session", permission="sensors.register",
+          responses={400: "bad registration (unknown kind, district, quantity or unit)"})
 def put_sensor(sensor_id: str) -> Any:
     if request.headers.get("X-API-Key"):
         actor = "apikey:" + _api_key_name()

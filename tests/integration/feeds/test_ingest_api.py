@@ -264,6 +264,8 @@ def test_ingest_routes_are_in_the_openapi_document(api: Api) -> None:
     doc = api.client().get("/api/v1/openapi.json").json
 
     assert doc["paths"]["/observations"]["post"]["security"] == [{"apiKey": []}]
+    assert doc["paths"]["/sensors/{sensor_id}"]["put"]["security"] == [{"apiKey": []}, {"session": []}]
+    assert "operator" in doc["paths"]["/sensors/{sensor_id}"]["put"]["description"]
     assert "413" in doc["paths"]["/observations"]["post"]["responses"]
     assert doc["paths"]["/sensors/{sensor_id}"]["put"]["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SensorIn"}
     assert {"ObservationBatch", "IngestOut", "LatestOut", "QuarantinePage", "ReleaseIn"} <= set(doc["components"]["schemas"])
