@@ -122,8 +122,10 @@
     if (C.state[domain]) {
       const st = C.state[domain];
       for (const id in changes) {
+        const before = st[id];
         st[id] = changes[id];
-        restyle(domain, id, changes[id]);
+        // Restyle only when the class moved (a bus always moves): most readings keep their class.
+        if (domain === "bus" || !before || before[0] !== changes[id][0]) restyle(domain, id, changes[id]);
         C.perf.lastValue[domain + ":" + id] = changes[id][1];
         C.perf.lastAt[domain + ":" + id] = Date.now();
         n++;
@@ -147,6 +149,13 @@
     };
     if (now - lastTick >= 1000 && !tickTimer) { fire(); return; }
     if (!tickTimer) tickTimer = setTimeout(fire, Math.max(0, 1000 - (now - lastTick)));
+  }
+
+  // Dash renders a dict id as JSON with its keys sorted.
+  function sortKeys(obj) {
+    const out = {};
+    Object.keys(obj).sort().forEach(function (k) { out[k] = obj[k]; });
+    return out;
   }
 
   function fmtAge(seconds, L) {
@@ -209,6 +218,17 @@
             texts.push(L.updated_ago.split("{age}").join(fmtAge(age, L)));
             classes.push("stale-badge is-fresh");
           }
+        });
+        // Grey the panel of a stale badge (any stale badge in it wins). Done here, not by a CSS
+        // :has() rule, which the browser re-evaluates on every DOM change of the page.
+        const stalePanels = new Map();
+        ids.forEach(function (id, i) {
+          const el = document.getElementById(JSON.stringify(sortKeys(id)));
+          const panel = el && el.closest(".panel");
+          if (panel) stalePanels.set(panel, (stalePanels.get(panel) || false) || classes[i].indexOf("is-stale") >= 0);
+        });
+        stalePanels.forEach(function (stale, panel) {
+          if (panel.classList.contains("is-stale") !== stale) panel.classList.toggle("is-stale", stale);
         });
         return [texts, classes];
       },

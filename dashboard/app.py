@@ -100,15 +100,18 @@ def create_app(rt: Runtime, *, start_relay: bool = True) -> WebApp:
     components.register(app)
     live.install(app, socketio)
     for name in PAGE_MODULES:
+        # A page that fails to load is logged and left out: one broken console page must not
+        # take the wall down with it. Its own tests fail loudly.
         try:
             module = importlib.import_module(name)
+            register = getattr(module, "register", None)
+            if register is not None:
+                register(app)
         except ModuleNotFoundError as exc:
             if exc.name != name:
-                raise
-            continue
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
+                log.exception("page %s not loaded", name)
+        except Exception:  # noqa: BLE001
+            log.exception("page %s not loaded", name)
     auth.install(server, rt, lambda: app.callback_map)
     server.extensions["cityops.dash"] = app
     server.extensions["cityops.socketio"] = socketio

@@ -6,8 +6,8 @@ Two halves:
 - thin readers (`wall_kpis`, `map_snapshot`, `feed_status`, ...) that take a `Runtime`.
 
 The *wire state* of an entity is what a browser needs to draw it: a class (`free`, `slow`,
-`congested`; CAI grade names; or `flagged`), the shown value and the data time. Both the page's
-first snapshot and every live delta are converted with the same `wire_state`, so the first paint
+`congested`; CAI grade names; or `flagged`) and the shown value (ages come from the feed
+heartbeats). Both the page's first snapshot and every live delta are converted with the same `wire_state`, so the first paint
 and later updates can never disagree. Flagged or quarantined values are never given a good class:
 the class is `flagged` and the page draws it grey and dashed with a mark.
 """
@@ -67,17 +67,18 @@ def good_values(state: Mapping[str, Any]) -> dict[str, float]:
 
 
 def wire_state(domain: str, state: Mapping[str, Any]) -> list[Any]:
-    """`[class, shown value, data time]` of one entity for the browser (see module doc)."""
+    """`[class, shown value]` of one entity for the browser (see module doc). Kept this small on
+    purpose: a Seoul-scale snapshot is 6,300 of them in the page, a full delta 5,200."""
     qty = MAP_QUANTITY.get(domain)
     qa = (state.get("qa") or {}).get(qty, "ok") if qty else "ok"
     value = (state.get("v") or {}).get(qty) if qty else None
     if qa in BAD_QA:
-        return ["flagged", value, state.get("t")]
+        return ["flagged", value]
     if domain == "traffic":
-        return [speed_class(value), value, state.get("t")]
+        return [speed_class(value), value]
     if domain == "air":
-        return [air_class(good_values(state)), value, state.get("t")]
-    return [None, value, state.get("t")]
+        return [air_class(good_values(state)), value]
+    return [None, value]
 
 
 def wire_delta(domain: str, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import current_app
 from plotly.subplots import make_subplots
 
@@ -34,6 +34,10 @@ MAP = "wall-map"
 TREND = "wall-trend"
 TREND_NOTE = "wall-trend-note"
 LIVE_TICK = "live-tick"
+SOCKET_ID = "live-socket"  # the shell's Socket.IO component (dashboard.live.SOCKET_ID)
+TREND_POLL = "wall-trend-poll"
+SHOWN = "wall-shown"
+TREND_POLL_MS = 60_000
 
 # name, label key, unit key, live domain
 TILES = (
@@ -114,6 +118,13 @@ def readings(rt: Runtime) -> dict[str, Reading]:
     return out
 
 
+def shown_readings(r: dict[str, Reading]) -> dict[str, list[str]]:
+    """What the tiles show, as plain lists (kept in the page to send only what changed)."""
+    units = {name: unit_key for name, _label, unit_key, _domain in TILES}
+    return {name: [x.value, x.unit if x.unit is not None else both(units[name]), x.status, x.label, x.note]
+            for name, x in r.items()}
+
+
 def _top(counts: dict[str, int]) -> str:
     return next((s for s in SEVERITIES if counts.get(s)), "info")
 
@@ -166,6 +177,7 @@ def layout(**_query: Any) -> html.Div:
                     wall=True, interactive=False, alerts=q.alert_points(rt)),
         ]),
         html.Div(className="wall-tiles", children=[_tile(*row, r[row[0]]) for row in TILES]),
+        dcc.Store(id=SHOWN, data=shown_readings(r)),
         html.Section(className="panel wall-trend-panel", children=[
             html.Div(className="panel-head", children=[
                 html.H2(both("wall.trend.title")), html.Span(note, id=TREND_NOTE, className="panel-note"),
@@ -173,6 +185,7 @@ def layout(**_query: Any) -> html.Div:
             ]),
             dcc.Graph(id=TREND, figure=fig, config={"displayModeBar": False, "staticPlot": True},
                       className="wall-trend"),
+            dcc.Interval(id=TREND_POLL, interval=TREND_POLL_MS),
         ]),
     ])
 
@@ -188,18 +201,34 @@ def register(app: Dash) -> None:
         outputs += [Output(ids.value, "children"), Output(ids.unit, "children"), Output(ids.status, "children"),
                     Output(ids.note, "children"), Output(ids.tile, "className")]
 
-    @app.callback(*outputs, Output(TREND, "figure"), Output(TREND_NOTE, "children"), Output(alerts_id(MAP), "data"),
-                  Input(LIVE_TICK, "data"),
+    @app.callback(*outputs, Output(SHOWN, "data"), Input(LIVE_TICK, "data"), State(SHOWN, "data"),
                   prevent_initial_call=True)
     @requires("view.live")
-    def refresh(_tick: int | None) -> list[Any]:
-        """New readings after live data arrived (throttled to once a second in the browser)."""
-        rt = _rt()
-        r = readings(rt)
+    def refresh_tiles(_tick: int | None, shown: dict[str, list[str]] | None) -> list[Any]:
+        """New readings after live data arrived (throttled to once a second in the browser).
+        Only what changed is sent: an unchanged tile costs the wall no re-render."""
+        now = shown_readings(readings(_rt()))
+        shown = shown or {}
         values: list[Any] = []
-        for name, _label, unit_key, _domain in TILES:
-            reading = r[name]
-            values += [reading.value, reading.unit if reading.unit is not None else both(unit_key),
-                       status_children(reading.status, reading.label), reading.note, tile_class(reading.status)]
-        fig, note = trend_figure(rt)
-        return [*values, fig, note, q.alert_points(rt)]
+        for name, *_ in TILES:
+            new, old = now[name], shown.get(name) or [None] * 5
+            value, unit, status, label, note = new
+            values += [value if value != old[0] else no_update, unit if unit != old[1] else no_update,
+                       status_children(status, label) if (status, label) != (old[2], old[3]) else no_update,
+                       note if note != old[4] else no_update,
+                       tile_class(status) if status != old[2] else no_update]
+        return [*values, now]
+
+    # The trend moves by five-minute buckets: redrawing the chart on every tick would cost the
+    # browser a plot render per second for nothing (measured by bench/wall.py).
+    @app.callback(Output(TREND, "figure"), Output(TREND_NOTE, "children"), Input(TREND_POLL, "n_intervals"),
+                  prevent_initial_call=True)
+    @requires("view.live")
+    def refresh_trend(_n: int | None) -> tuple[go.Figure, str]:
+        return trend_figure(_rt())
+
+    # Alert markers change only when alerts do: refreshed on the alerts room's deltas.
+    @app.callback(Output(alerts_id(MAP), "data"), Input(SOCKET_ID, "data-delta-alerts"), prevent_initial_call=True)
+    @requires("view.live")
+    def refresh_alert_markers(_delta: Any) -> dict[str, Any]:
+        return q.alert_points(_rt())

@@ -57,9 +57,71 @@ class LiveApp:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
         self.thread.join(timeout=5)
         self.web.close()
         self.rt.close()
+
+
+class NetworkCut:
+    """A TCP relay in front of the app whose `cut()` drops every connection and refuses new ones
+    until `restore()`: what a network drop or a server restart looks like to the browser."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        lst = socket.socket()
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lst.bind(("127.0.0.1", self.port))
+        lst.listen(64)
+        self._listener = lst
+        threading.Thread(target=self._accept, args=(lst,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            for c in self._conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                c.close()
+            self._conns.clear()
+
+    def _accept(self, lst: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = lst.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def start_live_app(tmp_path: Path, *, prepare: Callable[[Runtime], Any] | None = None,
@@ -92,11 +154,13 @@ def start_live_app(tmp_path: Path, *, prepare: Callable[[Runtime], Any] | None =
     return LiveApp(rt, f"http://127.0.0.1:{port}", web, server, thread, key, users)
 
 
-def sign_in(browser: Any, app: LiveApp, role: str, *, viewport: dict[str, int] | None = None, path: str = "") -> Any:
-    """A new page signed in as `role` through the login form; lands where that role lands."""
+def sign_in(browser: Any, app: LiveApp, role: str, *, viewport: dict[str, int] | None = None, path: str = "",
+            base: str | None = None) -> Any:
+    """A new page signed in as `role` through the login form; lands where that role lands.
+    `base` replaces the app's URL (e.g. a `NetworkCut` in front of it)."""
     context = browser.new_context(viewport=viewport or VIEWPORT, locale="en-GB")
     page = context.new_page()
-    page.goto(app.url + "/login" + (f"?next={path}" if path else ""))
+    page.goto((base or app.url) + "/login" + (f"?next={path}" if path else ""))
     page.fill("#username", app.users[role])
     page.fill("#password", PASSWORD)
     with page.expect_navigation():
@@ -112,10 +176,21 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-def wait_connected(page: Any, timeout_ms: int = 10_000) -> None:
-    """Until the header says the live socket is connected (the rooms are joined just after)."""
+def wait_connected(page: Any, app: LiveApp | None = None, *domains: str, timeout_ms: int = 10_000) -> None:
+    """Until the header says the live socket is connected and (given `app`) some socket has
+    joined the room of each of `domains` (the page's socketId callback does that just after)."""
     page.wait_for_selector("#shell-live.is-connected", timeout=timeout_ms)
-    time.sleep(0.3)
+    if app is None:
+        time.sleep(0.5)
+        return
+    from dashboard.live import room
+
+    manager = app.web.socketio.server.manager
+    deadline = time.monotonic() + timeout_ms / 1000
+    for domain in domains:
+        while not list(manager.get_participants("/", room(domain))):
+            assert time.monotonic() < deadline, f"no socket joined {room(domain)}"
+            time.sleep(0.05)
 
 
 def observation(sensor_id: str, values: dict[str, float], at: Any = None) -> dict[str, Any]:

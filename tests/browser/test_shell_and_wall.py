@@ -15,6 +15,7 @@ from harness import (
     PASSWORD,
     ROLES,
     LiveApp,
+    NetworkCut,
     observation,
     post_observations,
     screenshot,
@@ -101,7 +102,7 @@ def test_value_posted_through_ingest_appears_on_wall_within_two_seconds(browser:
     air = [s.id for s in city_pack(city_app.rt).sensors_of("air")]
     page = sign_in(browser, city_app, "wall")
     page.wait_for_function("() => Object.keys(window.cityops?.layers?.air || {}).length > 0", timeout=15_000)
-    wait_connected(page)
+    wait_connected(page, city_app, "air")
     assert _text(page, kpi("pm25")) == "12.0"
 
     posted_at = time.monotonic()
@@ -126,7 +127,7 @@ def test_stopped_feed_turns_its_panels_stale(browser: Any, tmp_path: Path) -> No
 
         detectors = [s.id for s in city_pack(app.rt).sensors_of("detector")]
         page = sign_in(browser, app, "wall")
-        wait_connected(page)
+        wait_connected(page, app, "traffic")
         badge = '[id=\'{"domain":"traffic","index":"mean_speed","type":"stale-badge"}\']'
         post_observations(app, [observation(d, {"speed_kmh": 30.0}) for d in detectors])
         page.wait_for_function(f"() => document.querySelector(`{badge}`)?.innerText.includes('updated')",
@@ -203,3 +204,26 @@ def test_socket_refuses_anonymous_clients(live_app: LiveApp) -> None:
 
     assert r.text.startswith("44")  # CONNECT_ERROR: no session, no socket
     assert PASSWORD not in r.text
+
+
+def test_live_socket_says_reconnecting_during_a_network_drop_and_recovers(browser: Any, city_app: LiveApp) -> None:
+    from feeds.live_queries import city_pack
+
+    air = [s.id for s in city_pack(city_app.rt).sensors_of("air")]
+    net = NetworkCut(int(city_app.url.rsplit(":", 1)[1]))
+    page = sign_in(browser, city_app, "wall", base=net.url)
+    wait_connected(page)
+
+    net.cut()
+    page.wait_for_selector("#shell-live.is-reconnecting", timeout=15_000)
+    assert "reconnecting" in _text(page, "#shell-live")
+    screenshot(page, "wall-reconnecting")
+    net.restore()
+    page.wait_for_selector("#shell-live.is-connected", timeout=15_000)
+    wait_connected(page, city_app, "air")  # the socketId callback puts the new socket into the rooms
+    post_observations(city_app, [observation(sid, {"pm25": 55.0, "pm10": 80.0, "o3": 0.02, "no2": 0.015})
+                                 for sid in air])
+
+    page.wait_for_function(f"() => document.querySelector(`{kpi('pm25')}`)?.innerText === '55.0'", timeout=3_000)
+    page.context.close()
+    net.cut()
