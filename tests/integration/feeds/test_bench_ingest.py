@@ -26,6 +26,8 @@ def test_ingest_bench_smoke_prints_its_figures_and_the_machine(redis_settings: o
     http_rate = re.search(r"http \(POST /api/v1/observations.*\): ([\d,]+) obs/s", out)
     assert ingest_rate and int(ingest_rate.group(1).replace(",", "")) > 0
     assert http_rate and int(http_rate.group(1).replace(",", "")) > 0
+    socket_rate = re.search(r"http \(same, Werkzeug server on a loopback socket, one client\): ([\d,]+) obs/s", out)
+    assert socket_rate and int(socket_rate.group(1).replace(",", "")) > 0
     outcomes = re.search(r"outcomes: \{'accepted': (\d+), 'flagged': (\d+), 'quarantined': (\d+), 'rejected': (\d+)\}", out)
     assert outcomes
     accepted, _flagged, quarantined, rejected = map(int, outcomes.groups())
