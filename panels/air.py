@@ -69,9 +69,9 @@ def ranking_rows(rt: Runtime, language: str) -> list[dict[str, Any]]:
             "cai": cai.value, "grade": f"{GLYPH.get(cai.grade or '', '–')} {_grade_word(cai.grade, 'cai', language)}",
             "level": cai.level,
             "pollutant": t(f"air.pollutant.{cai.pollutant}", language) if cai.pollutant else "–",
-            "window": t(f"air.window.{cai.window}", language) if cai.window else t("air.withheld_short", language),
-            "reason": cai.reason or "",
-            "us": f"{us.value} {_grade_word(us.grade, 'us', language)}" if us.value is not None else "–",
+            "window": t(f"air.window_short.{cai.window}", language) if cai.window else t("air.withheld_short", language),
+            "reason": cai.reason or (t(f"air.window.{cai.window}", language) if cai.window else ""),
+            "us": us.value, "us_grade": _grade_word(us.grade, "us", language) if us.value is not None else "",
             "age": None if d.age_s is None else round(d.age_s)})
     return rows
 
@@ -100,15 +100,16 @@ def chart_figure(rt: Runtime, sensor_id: str | None, pollutant: str, language: s
     fig.add_trace(go.Scatter(x=xs, y=list(day.series.get(pollutant, [None] * len(xs))), mode="lines+markers",
                              line={"color": "#F2C200", "width": 3}, marker={"size": 8},
                              name=t("air.window.1h", language)))
-    fig.update_layout(title={"text": t("air.chart.title", language, sensor=sensor_id), "font": {"size": 17}})
+    fig.update_layout(title={"text": t("air.chart.title", language, sensor=f"{sensor_id} · {day.district}"), "font": {"size": 17}})
     return fig, ""
 
 
 def legend(system: str, language: str) -> list[html.Div]:
+    """The classes as the map draws them: a colour and a circle that grows with the band."""
     classes = CAI_CLASSES if system == "cai" else US_CLASSES
     prefix = "" if system == "cai" else "us_"
-    rows = [html.Div([html.Span(GLYPH[c], className=f"legend-mark air-{prefix}{c}"), html.Span(_grade_word(c, system, language))],
-                     className="legend-row") for c in classes]
+    rows = [html.Div([html.Span("●", className=f"legend-mark air-{prefix}{c}", style={"fontSize": f"{0.8 + 0.22 * i:.2f}em"}),
+                      html.Span(_grade_word(c, system, language))], className="legend-row") for i, c in enumerate(classes)]
     rows.append(html.Div([html.Span("◌", className="legend-mark air-flagged"), html.Span(t("status.flagged", language))],
                          className="legend-row"))
     rows.append(html.Div([html.Span("·", className="legend-mark air-none"), html.Span(t("air.no_index", language))],
@@ -147,11 +148,15 @@ def layout(**_query: Any) -> html.Div:
             html.Div(className="panel-head", children=[
                 html.H2(t("air.ranking.title", language)), StalenessBadge("air-ranking", "air", language)]),
             dag.AgGrid(id=RANKING, rowData=ranking_rows(rt, language), getRowId="params.data.id",
-                       columnDefs=[col("rank", "air.ranking.rank", maxWidth=70), col("district", "air.ranking.district", flex=2),
-                                   col("cai", "air.ranking.index", type="numericColumn", maxWidth=100),
-                                   col("grade", "air.ranking.grade"), col("pollutant", "air.ranking.pollutant"),
-                                   col("window", "air.ranking.window", flex=2, tooltipField="reason"), col("us", "air.ranking.us"),
-                                   col("age", "air.ranking.age", type="numericColumn", maxWidth=110)],
+                       columnDefs=[col("rank", "air.ranking.rank", maxWidth=52, minWidth=44),
+                                   col("district", "air.ranking.district", flex=1.3, tooltipField="district"),
+                                   col("cai", "air.ranking.index", type="numericColumn", maxWidth=80),
+                                   col("grade", "air.ranking.grade", flex=1.7, minWidth=150, tooltipField="grade"),
+                                   col("pollutant", "air.ranking.pollutant", maxWidth=90),
+                                   col("window", "air.ranking.window", flex=1, minWidth=95, tooltipField="reason"),
+                                   col("us", "air.ranking.us", type="numericColumn", maxWidth=80),
+                                   col("us_grade", "air.ranking.us_grade", flex=1.4, tooltipField="us_grade"),
+                                   col("age", "air.ranking.age", type="numericColumn", maxWidth=82)],
                        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 70,
                                       "wrapHeaderText": True, "autoHeaderHeight": True},
                        dashGridOptions=grid_options(getRowClass={"function": "params.data.level == null ? 'row-none' : 'row-level-' + params.data.level"}),

@@ -87,7 +87,8 @@ def chart_figure(rt: Runtime, selected: dict[str, str] | None, language: str) ->
     fig = go.Figure()
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="#0E1726",
                       margin={"l": 60, "r": 20, "t": 40, "b": 40}, font={"size": 15, "color": "#E8EEF7"},
-                      legend={"orientation": "h", "y": 1.12, "x": 0}, yaxis={"title": t("traffic.chart.speed", language),
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right",
+                              "bgcolor": "rgba(0,0,0,0)"}, yaxis={"title": t("traffic.chart.speed", language),
                                                                               "rangemode": "tozero", "gridcolor": "#2A3A52"},
                       xaxis={"tickformat": "%H:%M", "gridcolor": "#2A3A52"})
     if not selected:
@@ -102,9 +103,9 @@ def chart_figure(rt: Runtime, selected: dict[str, str] | None, language: str) ->
                              line={"color": "#56B4E9", "width": 3}, marker={"size": 7}))
     fig.add_trace(go.Scatter(x=xs, y=list(hist.usual_kmh), name=t("traffic.chart.usual", language), mode="lines",
                              line={"color": "#E69F00", "width": 3, "dash": "dash"}))
-    fig.add_trace(go.Scatter(x=[xs[-1]], y=[hist.current_kmh], name=t("traffic.col.speed", language), mode="markers",
-                             marker={"size": 16, "symbol": "diamond", "color": "#FFFFFF"}, showlegend=False))
-    fig.update_layout(title={"text": t("traffic.chart.title", language, name=hist.name), "font": {"size": 17}})
+    fig.add_trace(go.Scatter(x=[xs[-1]], y=[hist.current_kmh], name=t("traffic.chart.now", language), mode="markers",
+                             marker={"size": 16, "symbol": "diamond", "color": "#FFFFFF"}))
+    fig.update_layout(title={"text": hist.name, "font": {"size": 17}, "x": 0.01, "xanchor": "left", "y": 0.97})
     note = t("traffic.chart.no_history", language) if hist.note else ""
     return fig, note
 
