@@ -22,8 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -175,20 +175,38 @@ def worker_name() -> str:
 
 def run_dispatcher(rt: Runtime, stop: threading.Event, *, adapters: dict[str, Adapter] | None = None,
                    cfg: DispatcherConfig | None = None, crash: Callable[[str, Claim], None] | None = None) -> None:
-    """Service ``dispatcher``: loop until `stop`, sleeping `poll_s` only when nothing was due."""
+    """Service ``dispatcher``: claim while sends are in flight (up to `concurrency` at once), so
+    a slow field system never delays the next command; sleep `poll_s` only when nothing was due."""
     from actuation.adapters import default_adapters
 
     cfg = cfg or DispatcherConfig()
     adapters = adapters or default_adapters(rt)  # type: ignore[assignment]
     name = worker_name()
-    log.info("dispatcher %s started (lease %.0f s, batch %d)", name, cfg.lease_s, cfg.batch)
+    log.info("dispatcher %s started (lease %.0f s, batch %d, concurrency %d)", name, cfg.lease_s, cfg.batch, cfg.concurrency)
+    in_flight: set[Future[None]] = set()
     with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="dispatch") as pool:
         while not stop.is_set():
+            in_flight = {f for f in in_flight if not f.done()}
+            room = cfg.concurrency - len(in_flight)
+            if room <= 0:
+                wait(in_flight, timeout=cfg.poll_s, return_when=FIRST_COMPLETED)
+                continue
             try:
-                n = dispatch_once(rt, adapters, worker=name, cfg=cfg, pool=pool, crash=crash)  # type: ignore[arg-type]
+                claims = claim(rt, name, replace(cfg, batch=min(cfg.batch, room)))
             except Exception:  # noqa: BLE001 - a database blip must not kill the loop
-                log.exception("dispatcher pass failed; retrying")
-                n = 0
+                log.exception("dispatcher claim failed; retrying")
+                claims = []
                 stop.wait(1)
-            if n == 0:
+            for c in claims:
+                in_flight.add(pool.submit(_send_logged, rt, c, adapters, name, cfg, crash))  # type: ignore[arg-type]
+            if not claims:
                 stop.wait(cfg.poll_s)
+        wait(in_flight, timeout=cfg.lease_s)
+
+
+def _send_logged(rt: Runtime, c: Claim, adapters: dict[str, Adapter], worker: str, cfg: DispatcherConfig,
+                 crash: Callable[[str, Claim], None] | None) -> None:
+    try:
+        _send(rt, c, adapters, worker, cfg, crash)
+    except Exception:  # noqa: BLE001 - the lease runs out and another pass resends with the same key
+        log.exception("dispatch of command %s attempt %s could not be recorded", c.command_id, c.attempt)

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -44,12 +45,19 @@ class _StoreWriter(BaseScheduler):
         super().shutdown(wait=False)
 
 
-def make_scheduler(rt: Runtime, *, paused: bool = False) -> BaseScheduler:
-    """The running scheduler, or (paused=True) one that only writes jobs to the shared store."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+class _SharedEngineJobStore(SQLAlchemyJobStore):
+    """The job store on the runtime's engine; stopping a scheduler must not dispose that engine
+    (the stock store calls ``engine.dispose()`` on shutdown, stranding the pool's connections)."""
 
+    def shutdown(self) -> None:
+        pass
+
+
+def make_scheduler(rt: Runtime, *, paused: bool = False) -> BaseScheduler:
+    """The running scheduler, or (paused=True) one that only writes jobs to the shared store.
+    The job table itself is made by migration 0003."""
     cls = _StoreWriter if paused else BackgroundScheduler
-    sched = cls(jobstores={"default": SQLAlchemyJobStore(engine=rt.engine, tablename=JOB_TABLE)},
+    sched = cls(jobstores={"default": _SharedEngineJobStore(engine=rt.engine, tablename=JOB_TABLE)},
                                 timezone=ZoneInfo(rt.settings.timezone),
                                 job_defaults={"misfire_grace_time": 3600, "coalesce": True})
     sched.start(paused=paused)

@@ -97,9 +97,20 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("since", TS, nullable=False),
     )
+    # APScheduler's persistent job store (lighting schedules, signal reverts). Its own layout,
+    # made here so that concurrent dispatchers never race to create it.
+    op.create_table(
+        "scheduler_jobs",
+        sa.Column("id", sa.Unicode(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25), nullable=True),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+    )
+    op.create_index("ix_scheduler_jobs_next_run_time", "scheduler_jobs", ["next_run_time"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scheduler_jobs_next_run_time", "scheduler_jobs")
+    op.drop_table("scheduler_jobs")
     op.drop_table("lighting_levels")
     op.drop_table("field_ledger")
     op.drop_index("ix_dispatch_results_command_id", "dispatch_results")
