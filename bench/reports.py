@@ -14,6 +14,8 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import statistics
 import sys
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                         database_schema=args.database_schema if args.database_url else None, redis_prefix="bench-reports",
                         _env_file=None)  # type: ignore[call-arg]
     rt = Runtime.start(settings, clock=FakeClock())
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}", flush=True)
     try:
         period = parse_shift_id(SHIFT, settings.shifts, settings.timezone)
         rt.clock.current = period.end + timedelta(minutes=30)  # type: ignore[attr-defined]

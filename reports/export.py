@@ -87,8 +87,11 @@ def canonical_document(report: Report) -> dict[str, Any]:
 
 
 def canonical_json(report: Report) -> bytes:
-    return json.dumps(canonical_document(report), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    """The hashed bytes; computed once per report (a report's tables are not changed after building)."""
+    if "canonical" not in report.cache:
+        report.cache["canonical"] = json.dumps(canonical_document(report), sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return report.cache["canonical"]
 
 
 def content_hash(report: Report) -> str:

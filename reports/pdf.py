@@ -81,6 +81,11 @@ def font_info() -> str:
     return _fonts()[2]
 
 
+def _width_chars(text: str) -> int:
+    """Width in Latin-letter units: a Hangul syllable is about two letters wide."""
+    return sum(2 if ord(ch) >= 0x1100 else 1 for ch in text)
+
+
 def _helvetica_can(ch: str) -> bool:
     try:
         ch.encode("cp1252")
@@ -173,16 +178,18 @@ def _table(df: pd.DataFrame, st: dict[str, ParagraphStyle], tz: str, lang: str, 
             text = _fmt_cell(v, c, tz, seconds)
             if c in TRANSLATE_VALUES and lang != "en":
                 text = _value_label(text, lang)
-            lengths[j] = max(lengths[j], min(len(text), 60))
+            lengths[j] = max(lengths[j], min(len(text) if text.isascii() else _width_chars(text), 60))
             cells_text.append(text)
         texts.append(cells_text)
     total = sum(lengths)
     widths = [width * x / total for x in lengths]
     # A Paragraph only where it is needed (text that must wrap, or needs the Korean font): a plain
     # string is ten times cheaper to lay out, and a Seoul shift has ~5,000 command rows.
+    # A column with any text Helvetica cannot show is set in the Korean font, which also has Latin
+    # letters and digits, so its cells stay plain strings too.
     fits = [int((w - 6) / (7 * 0.56)) for w in widths]  # characters of 7 pt Helvetica a column holds
-    body: list[list[Any]] = [[Paragraph(markup(x), st["cell"]) if (len(x) > fits[j] and cols[j] in WRAP)
-                              or not x.isascii() and not all(_helvetica_can(ch) for ch in x) else x
+    korean = [any(not x.isascii() and not all(_helvetica_can(ch) for ch in x) for x in col) for col in zip(*texts)] if texts else []
+    body: list[list[Any]] = [[Paragraph(markup(x), st["cell"]) if len(x) > fits[j] and cols[j] in WRAP else x
                               for j, x in enumerate(r)] for r in texts]
     style = TableStyle([
         ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
@@ -194,6 +201,8 @@ def _table(df: pd.DataFrame, st: dict[str, ParagraphStyle], tz: str, lang: str, 
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ])
     for j, c in enumerate(cols):
+        if korean and korean[j]:
+            style.add("FONT", (j, 1), (j, -1), _fonts()[0], 7)
         if pd.api.types.is_numeric_dtype(df[c].dtype) and not c.endswith("_id") and c != "id":
             style.add("ALIGN", (j, 1), (j, -1), "RIGHT")
             header[j] = Paragraph(markup(_label("reports.col", c, lang), bold=True),

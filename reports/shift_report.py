@@ -65,6 +65,7 @@ class Report:
     tables: dict[str, pd.DataFrame]
     available: dict[str, bool] = field(default_factory=dict)
     subject: str = ""  # the shift id, or "incident 12"
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived once: the canonical bytes
 
     def headline(self) -> dict[str, float | None]:
         s = self.tables.get("summary")
