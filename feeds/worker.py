@@ -117,7 +117,10 @@ def _decode(entries: Sequence[tuple[str, dict[str, str]]]) -> tuple[dict[str, li
                                                   and type(i.get("values")) is dict for i in items):
                 raise ValueError("not a list of observations")
             for i in items:
-                datetime.fromisoformat(i["time"])
+                if datetime.fromisoformat(i["time"]).tzinfo is None:
+                    raise ValueError(f"time {i['time']!r} has no UTC offset")
+                if type(i.get("qa", {})) is not dict or type(i["sensor_id"]) is not str:
+                    raise ValueError("qa must be an object and sensor_id a string")
             good[entry_id] = items
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError) as exc:
             log.error("rollup: skipping malformed stream entry %s: %s", entry_id, exc)

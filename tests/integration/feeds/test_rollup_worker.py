@@ -148,11 +148,14 @@ def test_malformed_entries_are_acknowledged_and_skipped(demo_sensors: Runtime) -
     rt.redis.append("air", {"batch": "{not json"})
     rt.redis.append("air", {"batch": orjson.dumps([{"sensor_id": "air-1", "time": "never", "values": {}}]).decode()})
     rt.redis.append("air", {"other": "field"})
+    rt.redis.append("air", {"batch": orjson.dumps([{"sensor_id": "air-1", "time": "2026-11-26T03:00:00", "values": {"pm25": 1}}]).decode()})
+    rt.redis.append("air", {"batch": orjson.dumps([{"sensor_id": "air-1", "time": "2026-11-26T03:00:00+00:00",
+                                                   "values": {"pm25": 1}, "qa": ["ok"]}]).decode()})
     ingest(rt, [{"sensor_id": "air-1", "time": rt.clock.now().isoformat(), "values": {"pm25": 10.0}}], source="test")
 
     handled = drain(rt)
 
-    assert handled == 4
+    assert handled == 6
     assert rt.redis.pending_count("air", worker.GROUP) == 0
     assert len(stored_rollups(rt)) == 3  # sensor, district, city
 
