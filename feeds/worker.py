@@ -119,8 +119,9 @@ def _decode(entries: Sequence[tuple[str, dict[str, str]]]) -> tuple[dict[str, li
             for i in items:
                 if datetime.fromisoformat(i["time"]).tzinfo is None:
                     raise ValueError(f"time {i['time']!r} has no UTC offset")
-                if type(i.get("qa", {})) is not dict or type(i["sensor_id"]) is not str:
-                    raise ValueError("qa must be an object and sensor_id a string")
+                if (type(i.get("qa", {})) is not dict or type(i["sensor_id"]) is not str
+                        or not isinstance(i.get("district"), (str, type(None)))):
+                    raise ValueError("qa must be an object, sensor_id and district strings")
             good[entry_id] = items
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError) as exc:
             log.error("rollup: skipping malformed stream entry %s: %s", entry_id, exc)
