@@ -5,8 +5,8 @@ which window it used:
 
     CAI (Korea)   PM2.5, PM10   AirKorea's 24 h predicted moving average of hourly means
                                 (`feeds.aqi.pm_24h_predicted`: last 12 h, last 4 h adjusted)
-                  O3, NO2,      mean of the last hour
-                  CO, SO2
+                  O3, NO2,      the latest hourly mean: this clock hour's once it has data,
+                  CO, SO2       else the hour before (AirKorea publishes the last full hour)
     US AQI        PM2.5, PM10   24 h mean of hourly means (at least 18 of 24 hours, EPA's 75 %)
                   O3            8 h mean of hourly means (at least 6 of 8 hours)
                   NO2           mean of the last hour
@@ -136,6 +136,14 @@ def _with_index(pollutant: str, window: str, c: float, system: str) -> Figure:
     return Figure(pollutant, window, c, sub.index, sub.grade, sub.level)
 
 
+def latest_hourly(series: Sequence[float | None]) -> float | None:
+    """This hour's mean once it has data, else the previous hour's (never older)."""
+    for v in list(series)[-1:-3:-1]:
+        if v is not None:
+            return v
+    return None
+
+
 def cai_figure(pollutant: str, series: Sequence[float | None]) -> Figure:
     """CAI sub-index from hourly means (oldest → newest, newest = current hour)."""
     if pollutant in aqi.PM_M:
@@ -143,17 +151,19 @@ def cai_figure(pollutant: str, series: Sequence[float | None]) -> Figure:
         if c is None:
             return _withheld(pollutant, WINDOW_PM_CAI, "fewer than 4 hourly means in the last 12 h")
         return _with_index(pollutant, WINDOW_PM_CAI, c, "cai")
-    if not series or series[-1] is None:
-        return _withheld(pollutant, WINDOW_1H, "no validated value in the last hour")
-    return _with_index(pollutant, WINDOW_1H, series[-1], "cai")
+    c = latest_hourly(series)
+    if c is None:
+        return _withheld(pollutant, WINDOW_1H, "no validated value this hour or the hour before")
+    return _with_index(pollutant, WINDOW_1H, c, "cai")
 
 
 def us_figure(pollutant: str, series: Sequence[float | None]) -> Figure:
     """US AQI sub-index: PM 24 h, O3 8 h, NO2 1 h."""
     if pollutant == "no2":
-        if not series or series[-1] is None:
-            return _withheld(pollutant, WINDOW_1H, "no validated value in the last hour")
-        return _with_index(pollutant, WINDOW_1H, series[-1], "us")
+        c = latest_hourly(series)
+        if c is None:
+            return _withheld(pollutant, WINDOW_1H, "no validated value this hour or the hour before")
+        return _with_index(pollutant, WINDOW_1H, c, "us")
     window, hours = (WINDOW_8H, 8) if pollutant == "o3" else (WINDOW_24H, 24)
     values = [v for v in list(series)[-hours:] if v is not None]
     if len(values) < US_MIN_HOURS[window]:

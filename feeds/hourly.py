@@ -5,9 +5,11 @@ and clock hour, over a window (12 h for AirKorea's PM average, 8 h for US ozone,
 "the usual speed at this hour"). Grouping by hour happens in SQL, so a four-week window is a few
 thousand rows, not a few hundred thousand five-minute buckets.
 
-Rollup buckets hold validated values only (the ingest worker leaves quarantined values out and
-counts flagged ones in ``flagged``); a bucket that is mostly flagged is left out here too, so a
-flagged spike never becomes "history".
+Rollup buckets hold accepted values: ok, released and flagged (quarantined ones never arrive);
+a bucket counts its flagged values in ``flagged`` but keeps only one sum, so a flagged value
+cannot be subtracted again. A bucket holding any flagged value is therefore left out whole: the
+hour's mean comes from its other buckets, and a flagged spike never becomes "history" or moves
+an index (issue 3: CAI from validated data only).
 """
 from __future__ import annotations
 
@@ -38,15 +40,15 @@ def hourly_means(session: Session, entity_type: str, entity_ids: Iterable[str] |
                  since: datetime, until: datetime) -> HourlyMeans:
     """Means per clock hour of the buckets starting in [since, until), by entity and quantity.
 
-    `entity_ids` None reads every entity of the type (the whole network). Buckets whose values are
-    more than half flagged are skipped: they mean "a sensor to check", not "the air/traffic was so".
+    `entity_ids` None reads every entity of the type (the whole network). Buckets with a flagged
+    value are skipped: they mean "a sensor to check", not "the air/traffic was so".
     """
     dialect = session.get_bind().dialect.name
     hour = _hour_expr(dialect).label("hour")
     stmt = (select(Rollup.entity_id, Rollup.quantity, hour, func.sum(Rollup.total), func.sum(Rollup.n))
             .where(Rollup.entity_type == entity_type, Rollup.quantity.in_(list(quantities)),
                    Rollup.bucket_start >= since, Rollup.bucket_start < until, Rollup.n > 0,
-                   Rollup.flagged * 2 <= Rollup.n)
+                   Rollup.flagged == 0)
             .group_by(Rollup.entity_id, Rollup.quantity, hour))
     if entity_ids is not None:
         ids = list(entity_ids)

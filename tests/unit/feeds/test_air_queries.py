@@ -79,15 +79,27 @@ def test_flagged_pm25_spike_does_not_change_the_district_cai(current_hour_in_his
 
 def test_a_validated_live_value_fills_the_empty_current_hour() -> None:
     history = {"A1": _means([20.0] * 24)}
-    del history["A1"]["no2"][HOURS[-1]]
+    del history["A1"]["no2"][HOURS[-1]], history["A1"]["no2"][HOURS[-2]]
 
     with_live = aq.sensor_air(_site("A1", JONGNO), history, _reading({"no2": 0.07}), NOW)
     flagged_live = aq.sensor_air(_site("A1", JONGNO), history, _reading({"no2": 0.07}, {"no2": "flagged"}), NOW)
 
     assert with_live.cai.figures["no2"].concentration == 0.07
     assert flagged_live.cai.figures["no2"].concentration is None
-    assert flagged_live.cai.figures["no2"].reason == "no validated value in the last hour"
+    assert flagged_live.cai.figures["no2"].reason == "no validated value this hour or the hour before"
     assert flagged_live.unverified == ["no2"]
+
+
+def test_gases_fall_back_to_the_previous_hour_early_in_an_hour_but_never_further() -> None:
+    history = {"A1": _means([20.0] * 24, no2=0.03)}
+    history["A1"]["no2"] = {HOURS[-2]: 0.07, HOURS[-3]: 0.5}
+
+    fig = aq.sensor_air(_site("A1", JONGNO), history, None, NOW).cai.figures["no2"]
+    del history["A1"]["no2"][HOURS[-2]]
+    older = aq.sensor_air(_site("A1", JONGNO), history, None, NOW).cai.figures["no2"]
+
+    assert (fig.window, fig.concentration) == ("1h", 0.07)
+    assert older.concentration is None  # two hours old is not "the last hour"
 
 
 def test_cai_is_withheld_with_a_reason_when_a_required_pollutant_is_missing() -> None:
