@@ -3,7 +3,7 @@
 The figures are read from Redis at scrape time, so every web process reports the same totals
 whatever process ingested the values (the simulator thread, another web process, a worker):
 - ``cityops_ingest_values_total{source, outcome}``: values through QA by outcome
-  (ok | flagged | quarantined | rejected) and source (http, simulator, replay, ...);
+  (accepted, i.e. unflagged | flagged | quarantined | rejected) and source (http, simulator, replay, ...);
 - ``cityops_feed_last_data_timestamp_seconds{domain}``: when each live domain last got data;
 - ``cityops_redis_up``: 0 when Redis could not be read (the other figures are then missing).
 """

@@ -4,7 +4,8 @@
 
 validate + QA (`feeds.qa.assess`, pure) → store, in this order:
 1. one SQL transaction is opened: quarantined values into ``quarantine``, outcome counts into
-   ``qa_counts`` (bucket of `settings.rollup_minutes`);
+   ``qa_counts`` (bucket of `settings.rollup_minutes`; outcomes accepted (unflagged), flagged,
+   quarantined, rejected);
 2. inside it, one Redis MULTI/EXEC: accepted values appended to the domain streams (entries of at
    most `STREAM_CHUNK` observations, field ``batch``), latest state per sensor (pipelined HSET),
    outcome counters for /metrics (hash ``{p}:metrics:ingest``, field ``source|outcome``), feed
@@ -52,6 +53,8 @@ from store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
+# Outcome names in qa_counts and on /metrics: disjoint, "accepted" meaning accepted unflagged.
+COUNT_LABELS = {OK: "accepted", FLAGGED: "flagged", QUARANTINED: "quarantined", REJECTED: "rejected"}
 STREAM_CHUNK = 1000  # observations per stream entry: bounds what one worker read holds
 STATS_PERSIST_S = 10.0
 STATS_TTL_S = 26 * 3600
@@ -166,7 +169,7 @@ def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[st
     if merge:
         _merge_latest(rt, states, merge)
 
-    counts = {k: n for k, n in verdict.counts.items() if n}
+    counts = {COUNT_LABELS[k]: n for k, n in verdict.counts.items() if n}
     bucket = _bucket(now, rt.settings.rollup_minutes)
     at = now.timestamp()
     try:

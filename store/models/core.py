@@ -107,7 +107,7 @@ class QaCount(Base):
     __tablename__ = "qa_counts"
 
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
-    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)  # feeds.qa.OUTCOMES: ok|flagged|quarantined|rejected
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)  # accepted|rejected|quarantined|flagged
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 

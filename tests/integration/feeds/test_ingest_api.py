@@ -253,7 +253,7 @@ def test_metrics_count_values_by_outcome_and_source(api: Api) -> None:
 
     text = api.client().get("/metrics").data.decode()
 
-    assert 'cityops_ingest_values_total{outcome="ok",source="http"} 1.0' in text
+    assert 'cityops_ingest_values_total{outcome="accepted",source="http"} 1.0' in text
     assert 'cityops_ingest_values_total{outcome="quarantined",source="http"} 1.0' in text
     assert 'cityops_ingest_values_total{outcome="rejected",source="http"} 1.0' in text
     assert 'cityops_feed_last_data_timestamp_seconds{domain="air"}' in text

@@ -102,11 +102,11 @@ def test_outcome_counts_go_to_metrics_hash_and_sql_buckets(demo_sensors: Runtime
     ingest(rt, [obs("air-1", t, pm25=10, pm10=2500, o3="x")], source="sim")
     ingest(rt, [obs("air-2", t, pm25=11)], source="http")
 
-    assert ingest_mod.ingest_counts(rt) == {("sim", "ok"): 1, ("sim", "quarantined"): 1, ("sim", "rejected"): 1, ("http", "ok"): 1}
+    assert ingest_mod.ingest_counts(rt) == {("sim", "accepted"): 1, ("sim", "quarantined"): 1, ("sim", "rejected"): 1, ("http", "accepted"): 1}
     with rt.session() as s:
         rows = {(c.outcome, c.n) for c in s.scalars(select(QaCount))}
         buckets = set(s.scalars(select(QaCount.bucket_start)))
-    assert rows == {("ok", 2), ("quarantined", 1), ("rejected", 1)}
+    assert rows == {("accepted", 2), ("quarantined", 1), ("rejected", 1)}
     assert buckets == {t.replace(minute=t.minute - t.minute % rt.settings.rollup_minutes, second=0, microsecond=0)}
 
 
