@@ -97,7 +97,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.seconds, args.scale, args.probe_interval = 8.0, "demo", 0.5
-    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}")
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+          f"load average (1 min) at start: {os.getloadavg()[0]:.1f}")
 
     settings = Settings(data_dir=Path(tempfile.mkdtemp()), scale=args.scale, simulator="off", redis_url=args.redis_url,
                         database_url=args.database_url, database_schema=("bench_" + uuid.uuid4().hex[:8]) if args.database_url else None,
@@ -130,6 +131,7 @@ def main() -> None:
         time.sleep(2.0 if args.smoke else 15.0)  # the first ticks load registries and history
 
         sent: dict[str, tuple[str, float]] = {}
+        stored: dict[str, float] = {}  # when ingest returned (the reading is on the stream)
         end = time.perf_counter() + args.seconds
         i = 0
         while time.perf_counter() < end:
@@ -147,6 +149,7 @@ def main() -> None:
                 sid = f"bench-gas-{i // 2}"
                 t0 = time.perf_counter()
                 ingest(rt, [{"sensor_id": sid, "time": now.isoformat(), "values": {"methane_ppm": 6000.0}}], source="bench")
+                stored[sid] = time.perf_counter()
                 sent[sid] = ("gas", t0)
             time.sleep(max(0.0, args.probe_interval - (time.perf_counter() - t0)))
         time.sleep(3.0)  # let the last ones arrive
@@ -154,6 +157,8 @@ def main() -> None:
         listener.stop.set()
 
         lat: dict[str, list[float]] = {"cctv": [], "gas": []}
+        in_ingest = [stored[sid] - t0 for sid, (kind, t0) in sent.items() if kind == "gas"]
+        after_ingest = [listener.seen[sid] - stored[sid] for sid in stored if sid in listener.seen]
         missing = 0
         for source, (kind, t0) in sent.items():
             if source in listener.seen:
@@ -169,7 +174,13 @@ def main() -> None:
             if values:
                 print(f"event → alert on the alerts channel, {kind}: n={len(values)} p50 {pct(values, 50) * 1000:.0f} ms, "
                       f"p95 {pct(values, 95) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms")
+        for name, values in (("  of which waiting in feeds.ingest (its lock is shared with the simulator's batches)", in_ingest),
+                             ("  of which stream → alert (the alert worker)", after_ingest)):
+            if values:
+                print(f"{name}: p50 {pct(values, 50) * 1000:.0f} ms, p95 {pct(values, 95) * 1000:.0f} ms")
         print(f"probes without an alert within the run: {missing} of {len(sent)}")
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(other processes on the machine count too)")
         if both:
             print(f"target p95 < 2000 ms: {'met' if pct(both, 95) < 2.0 else 'NOT met'}")
     finally:

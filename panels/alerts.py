@@ -40,6 +40,8 @@ MAP, PRECISION = "alerts-map", "alerts-precision"
 F = {k: f"alerts-f-{k}" for k in ("severity", "category", "district", "state", "age")}
 ACK, ASSIGN, COMMENT_BTN, RESOLVE = "alerts-ack", "alerts-assign", "alerts-comment-btn", "alerts-resolve"
 COMMENT, ASSIGNEE, VERDICT = "alerts-comment", "alerts-assignee", "alerts-verdict"
+INCIDENT, INC_NAME, INC_NAME_BTN, INC_RESOLVE, INC_MSG = ("alerts-incident", "alerts-incident-name", "alerts-incident-name-btn",
+                                                          "alerts-incident-resolve", "alerts-incident-msg")
 AGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "all": None}
 
 
@@ -113,6 +115,11 @@ def precision_table(rt: Runtime, language: str) -> Any:
     return html.Table([html.Thead(head), html.Tbody(body)], className="alerts-precision-table")
 
 
+def incident_options(rt: Runtime, language: str) -> list[dict[str, Any]]:
+    return [{"label": f"#{i['id']} {i['name'] or t('alerts.incident.unnamed', language)} · {len(i['alert_ids'])}",
+             "value": i["id"]} for i in queries.list_incidents(rt, "open")]
+
+
 # -- layout -------------------------------------------------------------------------------------
 def _filter(key: str, options: list[tuple[str, str]], value: str | None, language: str) -> html.Label:
     return html.Label([t(f"alerts.filter.{key}", language),
@@ -171,7 +178,15 @@ def layout(**_query: Any) -> html.Div:
                     alerts=lq.alert_points(rt)),
         ]),
         html.Section(className="panel alerts-precision-panel", children=[
-            html.H2(t("alerts.precision.title", language)), html.Div(precision_table(rt, language), id=PRECISION)]),
+            html.H2(t("alerts.precision.title", language)), html.Div(precision_table(rt, language), id=PRECISION),
+            html.H2(t("alerts.incident.title", language)),
+            html.Div(className="btn-row", children=[
+                dcc.Dropdown(id=INCIDENT, options=incident_options(rt, language), className="alerts-incident-pick",
+                             placeholder=t("alerts.incident.pick", language)),
+                dcc.Input(id=INC_NAME, placeholder=t("alerts.incident.name", language)),
+                html.Button(t("alerts.incident.name_btn", language), id=INC_NAME_BTN, className="btn"),
+                html.Button(t("alerts.incident.resolve", language), id=INC_RESOLVE, className="btn")]),
+            html.Div(id=INC_MSG, className="alerts-msg", role="status")]),
     ])
 
 
@@ -184,7 +199,7 @@ def register(app: Dash) -> None:
                             Input(SOCKET_ID, "data-delta-alerts"), State(CHIME, "data"), prevent_initial_call=True)
 
     @app.callback(Output(GRID, "rowData"), Output(alerts_id(MAP), "data"), Output(PRECISION, "children"),
-                  Output(NOTIFY, "children"),
+                  Output(NOTIFY, "children"), Output(INCIDENT, "options"),
                   *[Input(F[k], "value") for k in F], Input(SOCKET_ID, "data-delta-alerts"), Input(REFRESH, "data"),
                   prevent_initial_call=True)
     @requires("view.console")
@@ -198,7 +213,7 @@ def register(app: Dash) -> None:
         if escalations and session.get("role") in escalations.get("roles", ()):
             notify = [html.Div(t("alerts.notify.escalated", language, id=e["alert_id"], age=age_text(e["age_s"])),
                                className="alerts-notify-line") for e in escalations.get("escalations", [])]
-        return rows, lq.alert_points(rt), precision_table(rt, language), notify
+        return rows, lq.alert_points(rt), precision_table(rt, language), notify, incident_options(rt, language)
 
     @app.callback(Output(SELECTED, "data"), Input(GRID, "selectedRows"), prevent_initial_call=True)
     @requires("view.console")
@@ -243,3 +258,24 @@ def register(app: Dash) -> None:
         what = t(f"alerts.state.{out['state']}", language) if button in (ACK, RESOLVE) else t(
             "alerts.history.assigned" if button == ASSIGN else "alerts.history.commented", language)
         return html.Span(t("alerts.msg.done", language, id=alert_id, what=what), className="alerts-msg-ok"), (refresh_n or 0) + 1, ""
+
+    @app.callback(Output(INC_MSG, "children"), Output(REFRESH, "data", allow_duplicate=True),
+                  Input(INC_NAME_BTN, "n_clicks"), Input(INC_RESOLVE, "n_clicks"), State(INCIDENT, "value"),
+                  State(INC_NAME, "value"), State(VERDICT, "value"), State(REFRESH, "data"), prevent_initial_call=True)
+    @requires("alerts.act")
+    def act_incident(_a: Any, _b: Any, incident_id: int | None, name: str | None, verdict: str | None,
+                     refresh_n: int | None) -> tuple[Any, Any]:
+        """Name an incident, or resolve it and all its alerts with the verdict chosen above."""
+        language = lang()
+        if incident_id is None:
+            return t("alerts.incident.pick", language), no_update
+        rt, actor = _rt(), Actor(session["username"], session["role"])
+        try:
+            if callback_context.triggered_id == INC_NAME_BTN:
+                out = service.name_incident(rt, int(incident_id), actor, name or "")
+            else:
+                out = service.resolve_incident(rt, int(incident_id), actor, verdict or "")
+        except CityOpsError as exc:
+            return html.Span(exc.message, className="alerts-msg-error"), no_update
+        return (html.Span(f"#{out['id']} {out['name'] or ''} · {t('alerts.state.' + ('resolved' if out['state'] == 'resolved' else 'open'), language)}",
+                          className="alerts-msg-ok"), (refresh_n or 0) + 1)

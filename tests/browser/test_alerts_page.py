@@ -104,3 +104,32 @@ def test_the_server_refuses_an_admin_acknowledging_through_the_page(browser: Any
     from alerts import queries
 
     assert queries.alert_detail(alerts_app.rt, critical)["state"] == "open"
+
+
+def test_operators_name_and_resolve_an_incident_as_one_on_the_page(browser: Any, tmp_path: Path) -> None:
+    ids: list[int] = []
+
+    def prepare(rt: Any) -> None:  # a crash and a stopped car 110 m apart: one incident
+        ids.append(_raise(rt, "cam-a", "traffic_accident", "major", 37.5600))
+        ids.append(_raise(rt, "cam-b", "stopped_vehicle", "major", 37.5610))
+
+    app = start_live_app(tmp_path, prepare=prepare)
+    try:
+        from alerts import queries
+
+        [incident] = queries.list_incidents(app.rt, "open")
+        op = open_alerts_page(browser, app)
+        op.click("#alerts-incident")
+        op.locator(".dash-dropdown-option[role='option']").first.click()
+        op.keyboard.press("Escape")
+        op.fill("#alerts-incident-name", "Sejong-daero crash")
+        op.click("#alerts-incident-name-btn")
+        op.wait_for_selector("#alerts-incident-msg .alerts-msg-ok", timeout=10_000)
+        op.click("#alerts-incident-resolve")
+        op.wait_for_function("document.querySelector('#alerts-incident-msg')?.innerText.includes('Resolved')", timeout=10_000)
+
+        done = queries.list_incidents(app.rt, "resolved")
+        assert [(i["id"], i["name"]) for i in done] == [(incident["id"], "Sejong-daero crash")]
+        assert {queries.alert_detail(app.rt, i)["state"] for i in ids} == {"resolved"}
+    finally:
+        app.stop()
