@@ -43,8 +43,19 @@
   C.LINK = LINK;
   C.AIR = AIR;
 
-  function linkStyle(cls) { return LINK[cls] || LINK.none; }
-  function airStyle(cls) { return Object.assign({ fillOpacity: 0.9, opacity: 1 }, AIR[cls] || AIR.none); }
+  // Lines and dots grow with the screen (a 4K wall has twice the CSS pixels of a 1080p one).
+  const SCALE = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
+  function scaled(style) {
+    const out = Object.assign({}, style);
+    if (out.weight) out.weight *= SCALE;
+    if (out.radius) out.radius *= SCALE;
+    return out;
+  }
+  const LINK_S = {}, AIR_S = {};
+  Object.keys(LINK).forEach(function (k) { LINK_S[k] = scaled(LINK[k]); });
+  Object.keys(AIR).forEach(function (k) { AIR_S[k] = scaled(Object.assign({ fillOpacity: 0.9, opacity: 1 }, AIR[k])); });
+  function linkStyle(cls) { return LINK_S[cls] || LINK_S.none; }
+  function airStyle(cls) { return AIR_S[cls] || AIR_S.none; }
 
   C.map = {
     district: function () {
@@ -219,13 +230,15 @@
             classes.push("stale-badge is-fresh");
           }
         });
-        // Grey the panel of a stale badge (any stale badge in it wins). Done here, not by a CSS
-        // :has() rule, which the browser re-evaluates on every DOM change of the page.
+        // Grey a panel when all its data is stale (a panel showing a fresh and a stale feed keeps
+        // its colours; the stale badge itself says which). Done here, not by a CSS :has() rule,
+        // which the browser re-evaluates on every DOM change of the page.
         const stalePanels = new Map();
         ids.forEach(function (id, i) {
           const el = document.getElementById(JSON.stringify(sortKeys(id)));
           const panel = el && el.closest(".panel");
-          if (panel) stalePanels.set(panel, (stalePanels.get(panel) || false) || classes[i].indexOf("is-stale") >= 0);
+          const stale = classes[i].indexOf("is-stale") >= 0;
+          if (panel) stalePanels.set(panel, stalePanels.has(panel) ? stalePanels.get(panel) && stale : stale);
         });
         stalePanels.forEach(function (stale, panel) {
           if (panel.classList.contains("is-stale") !== stale) panel.classList.toggle("is-stale", stale);

@@ -14,10 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import current_app
-from plotly.subplots import make_subplots
 
 from dashboard.auth import guarded, requires
 from feeds import aqi
@@ -26,6 +24,7 @@ from panels.components.alert_banner import AlertBanner
 from panels.components.citymap import CityMap, alerts_id
 from panels.components.kpi import KpiIds, KpiTile, status_children, tile_class
 from panels.components.staleness import StalenessBadge
+from panels.components.trend import Series, TrendChart, svg_src, trend_svg
 from store.i18n import both
 from store.runtime import Runtime
 
@@ -129,29 +128,19 @@ def _top(counts: dict[str, int]) -> str:
     return next((s for s in SEVERITIES if counts.get(s)), "info")
 
 
-def trend_figure(rt: Runtime) -> tuple[go.Figure, str]:
-    """Six hours of speed and PM2.5 (lists, not numpy, so the figure can be patched later)."""
+def trend_chart(rt: Runtime) -> tuple[str, str]:
+    """Six hours of speed and PM2.5 in the city's time zone, as SVG, and the page's note about it."""
     data = q.trend_6h(rt)
     tz = ZoneInfo(rt.settings.timezone)
 
-    def local(iso: str, pad_s: float = 0) -> str:  # the axis reads in the city's time, not UTC
-        moment = datetime.fromisoformat(iso) + timedelta(seconds=pad_s)
-        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    def local(iso: str) -> datetime:  # the axis reads in the city's time, not UTC
+        return datetime.fromisoformat(iso).astimezone(tz)
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(both("wall.trend.speed"), both("wall.trend.pm25")))
-    for col, key, colour in ((1, "speed", "#56B4E9"), (2, "pm25", "#F2C200")):
-        xs = [local(x) for x, _ in data[key]]
-        ys = [y for _, y in data[key]]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"color": colour, "width": 4},
-                                 marker={"size": 10}, showlegend=False), row=1, col=col)
-    fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="#0E1726",
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, font={"size": 18, "color": "#E8EEF7"})
-    fig.update_annotations(font_size=20)
-    fig.update_xaxes(tickformat="%H:%M", gridcolor="#2A3A52", range=[local(data["since"]), local(data["until"], pad_s=600)],
-                     dtick=3_600_000)
-    fig.update_yaxes(gridcolor="#2A3A52", rangemode="tozero")
+    svg = trend_svg([Series(both("wall.trend.speed"), "#56B4E9", [(local(t), v) for t, v in data["speed"]]),
+                     Series(both("wall.trend.pm25"), "#F2C200", [(local(t), v) for t, v in data["pm25"]])],
+                    local(data["since"]), local(data["until"]) + timedelta(minutes=10), both("live.no_data"))
     note = "" if data["history"] else both("live.latest_only")
-    return fig, note
+    return svg, note
 
 
 # -- layout -------------------------------------------------------------------------------
@@ -164,7 +153,7 @@ def layout(**_query: Any) -> html.Div:
     rt = _rt()
     pack = q.city_pack(rt)
     r = readings(rt)
-    fig, note = trend_figure(rt)
+    svg, note = trend_chart(rt)
     snapshots = {"traffic": q.map_snapshot(rt, "traffic"), "air": q.map_snapshot(rt, "air")}
     return html.Div(className="wall", children=[
         html.Section(className="panel wall-map-panel", children=[
@@ -183,8 +172,7 @@ def layout(**_query: Any) -> html.Div:
                 html.H2(both("wall.trend.title")), html.Span(note, id=TREND_NOTE, className="panel-note"),
                 StalenessBadge("trend", "traffic"),
             ]),
-            dcc.Graph(id=TREND, figure=fig, config={"displayModeBar": False, "staticPlot": True},
-                      className="wall-trend"),
+            TrendChart(TREND, svg, both("wall.trend.title")),
             dcc.Interval(id=TREND_POLL, interval=TREND_POLL_MS),
         ]),
     ])
@@ -219,13 +207,13 @@ def register(app: Dash) -> None:
                        tile_class(status) if status != old[2] else no_update]
         return [*values, now]
 
-    # The trend moves by five-minute buckets: redrawing the chart on every tick would cost the
-    # browser a plot render per second for nothing (measured by bench/wall.py).
-    @app.callback(Output(TREND, "figure"), Output(TREND_NOTE, "children"), Input(TREND_POLL, "n_intervals"),
+    # The trend moves by five-minute buckets: redrawing it on every tick would be work for nothing.
+    @app.callback(Output(TREND, "src"), Output(TREND_NOTE, "children"), Input(TREND_POLL, "n_intervals"),
                   prevent_initial_call=True)
     @requires("view.live")
-    def refresh_trend(_n: int | None) -> tuple[go.Figure, str]:
-        return trend_figure(_rt())
+    def refresh_trend(_n: int | None) -> tuple[str, str]:
+        svg, note = trend_chart(_rt())
+        return svg_src(svg), note
 
     # Alert markers change only when alerts do: refreshed on the alerts room's deltas.
     @app.callback(Output(alerts_id(MAP), "data"), Input(SOCKET_ID, "data-delta-alerts"), prevent_initial_call=True)
