@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from alerts.const import FALSE_POSITIVE, OPEN, RESOLVED, SEVERITIES, SEVERITY_RANK, TRUE_POSITIVE
 from store.clock import utc
-from store.errors import NotFound, ValidationError
+from store.errors import CityOpsError, NotFound, ValidationError
 from store.models.alerts import Alert, AlertComment, AlertEvent, Incident
 from store.runtime import Runtime
 
@@ -97,9 +97,25 @@ def alert_detail(rt: Runtime, alert_id: int) -> dict[str, Any]:
         out = alert_json(a)
         out["history"] = [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "payload": e.payload}
                           for e in s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id))]
+        out["latest"] = _latest_reading(rt, a)
         out["comments"] = [{"at": _iso(c.at), "author": c.author, "text": c.text}
                            for c in s.scalars(select(AlertComment).where(AlertComment.alert_id == alert_id).order_by(AlertComment.id))]
         return out
+
+
+_DOMAIN_OF_KIND = {"detector": "traffic", "air": "air", "water": "infra", "gas": "infra", "sewer": "infra", "bridge": "infra"}
+
+
+def _latest_reading(rt: Runtime, a: Alert) -> dict[str, Any] | None:
+    """The sensor's newest state (values, QA, time) for alerts raised by one sensor; None otherwise."""
+    kind = (a.detail or {}).get("kind") or ("infra" if a.rule.startswith("infra.") else None)
+    domain = "infra" if kind == "infra" else _DOMAIN_OF_KIND.get(kind or "")
+    if domain is None:
+        return None
+    try:
+        return rt.redis.get_latest(domain, a.source)
+    except CityOpsError:
+        return None  # Redis down: the alert's own readings still show
 
 
 def list_incidents(rt: Runtime, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

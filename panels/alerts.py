@@ -22,6 +22,7 @@ from flask import current_app, session
 
 from alerts import queries, service
 from alerts.const import CATEGORIES, SEVERITIES, SEVERITY_RANK, VERDICTS
+from alerts.escalation import SUPERVISOR_ROLES
 from alerts.model import Actor
 from dashboard.auth import guarded, lang, requires
 from dashboard.live import SOCKET_ID
@@ -95,6 +96,10 @@ def detail_view(rt: Runtime, alert_id: int | None, language: str) -> list[Any]:
         html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="alert-facts"),
         html.H4(t("alerts.detail.readings", language)),
         html.Dl([x for k, v in a["detail"].items() for x in (html.Dt(k), html.Dd(str(v)))], className="alert-facts"),
+        *([html.H4(t("alerts.detail.latest", language)),
+           html.Dl([x for k, v in (a["latest"].get("v") or {}).items()
+                    for x in (html.Dt(k), html.Dd(f"{v} ({a['latest'].get('qa', {}).get(k, 'ok')})"))], className="alert-facts")]
+          if a.get("latest") else []),
         html.H4(t("alerts.detail.history", language)),
         html.Ul([html.Li(" · ".join((_local(rt, h["at"]), t("alerts.history." + h["kind"], language), h["actor"])))
                  for h in a["history"]], className="alert-history"),
@@ -113,6 +118,14 @@ def precision_table(rt: Runtime, language: str) -> Any:
                      html.Td(p.false_positives), html.Td("–" if p.precision is None else f"{p.precision:.0%}",
                                                          **{"data-category": p.category})]) for p in rows]
     return html.Table([html.Thead(head), html.Tbody(body)], className="alerts-precision-table")
+
+
+def escalation_lines(rt: Runtime, language: str) -> list[Any]:
+    """For supervisors: the critical alerts escalated and still unacknowledged (a console opened late sees them too)."""
+    if session.get("role") not in SUPERVISOR_ROLES:
+        return []
+    return [html.Div(t("alerts.notify.escalated", language, id=e.id, age=age_text(e.age_s)), className="alerts-notify-line")
+            for e in queries.wall_banner(rt).escalated]
 
 
 def incident_options(rt: Runtime, language: str) -> list[dict[str, Any]]:
@@ -135,7 +148,7 @@ def layout(**_query: Any) -> html.Div:
     return html.Div(className="console-page alerts", children=[
         dcc.Store(id=SELECTED), dcc.Store(id=REFRESH, data=0), dcc.Store(id=CHIME, data=[]),
         AlertBanner(wall=False),
-        html.Div(id=NOTIFY, className="alerts-notify", role="alert"),
+        html.Div(escalation_lines(rt, language), id=NOTIFY, className="alerts-notify", role="alert"),
         html.Div(className="alerts-filters", children=[
             _filter("severity", [(s, t(f"severity.{s}", language)) for s in reversed(SEVERITIES)], None, language),
             _filter("category", [(c, t(f"alerts.category.{c}", language)) for c in CATEGORIES], None, language),

@@ -133,3 +133,33 @@ def test_operators_name_and_resolve_an_incident_as_one_on_the_page(browser: Any,
         assert {queries.alert_detail(app.rt, i)["state"] for i in ids} == {"resolved"}
     finally:
         app.stop()
+
+
+def test_an_escalation_notifies_the_supervisors_console_not_the_operators(browser: Any, tmp_path: Path) -> None:
+    from alerts.escalation import check_escalations
+
+    app = start_live_app(tmp_path, escalation_minutes=0.01)  # escalate after 0.6 s
+    try:
+        sup = open_alerts_page_empty(browser, app, "supervisor")
+        op = open_alerts_page_empty(browser, app, "operator")
+        alert_id = _raise(app.rt, "cam-x", "fire_smoke", "critical", 37.56)
+        time.sleep(1.0)
+
+        [due] = check_escalations(app.rt)
+
+        assert due.alert_id == alert_id
+        sup.wait_for_function("document.querySelector('#alerts-notify')?.innerText.includes('#%d')" % alert_id, timeout=10_000)
+        sup.wait_for_selector("#alert-banner.is-escalated .alert-banner-escalated", timeout=10_000)
+        time.sleep(1.0)
+        assert op.locator("#alerts-notify").inner_text() == ""
+        screenshot(sup, "alerts-supervisor-escalation")
+    finally:
+        app.stop()
+
+
+def open_alerts_page_empty(browser: Any, app: LiveApp, role: str) -> Any:
+    page = sign_in(browser, app, role)
+    page.goto(app.url + "/alerts")
+    page.wait_for_selector("#alerts-grid", timeout=20_000)
+    wait_connected(page)
+    return page

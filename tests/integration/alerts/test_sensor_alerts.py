@@ -161,3 +161,4 @@ def test_methane_above_its_levels_opens_a_gas_leak_alert_that_worsens(city_rt, d
 
     [a] = queries.list_alerts(city_rt, AlertFilter(category="gas_leak"))
     assert a["severity"] == "critical" and a["count"] == 2 and a["source"] == gauge.id
+    assert queries.alert_detail(city_rt, a["id"])["latest"]["v"]["methane_ppm"] == 6000.0  # the sensor's newest reading
