@@ -418,6 +418,7 @@ class AlertWorker:
     evaluator: Evaluator = field(init=False)
     last_claim: float = field(default=-1e18)
     last_sweep: float = field(default=-1e18)
+    stale_ms: int = STALE_MS  # a pending entry idle this long belonged to a crashed worker
 
     def __post_init__(self) -> None:
         city = build_city_index(self.rt)
@@ -460,7 +461,7 @@ class AlertWorker:
             self.last_claim = mono
             for domain in READ_ORDER:
                 n += self.handle(domain, self.rt.redis.claim_stale(domain, CONSUMER_GROUP, self.consumer,
-                                                                   min_idle_ms=STALE_MS, count=READ_COUNT[domain]))
+                                                                   min_idle_ms=self.stale_ms, count=READ_COUNT[domain]))
         for domain in READ_ORDER:
             n += self.handle(domain, self.rt.redis.read_group(domain, CONSUMER_GROUP, self.consumer,
                                                               count=READ_COUNT[domain], block_ms=None))
