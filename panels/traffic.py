@@ -40,6 +40,7 @@ SELECTED = "traffic-selected"
 UNVERIFIED_NOTE = "traffic-unverified"
 LIVE_TICK = "live-tick"
 WORST_N = 50
+LINK_STATES_MAX_AGE_S = 0.5  # one read of every link's state serves all open traffic pages for this long
 
 
 def _rt() -> Runtime:
@@ -74,7 +75,7 @@ def corridor_row(c: tq.CorridorTime, language: str) -> dict[str, Any]:
 
 def _tables(rt: Runtime, language: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
     pack = lq.city_pack(rt)
-    states = tq.read_link_states(rt, pack)
+    states = tq.read_link_states(rt, pack, max_age_s=LINK_STATES_MAX_AGE_S)
     worst = [link_row(rt, s, language) for s in tq.worst_links(states.values(), n=WORST_N)]
     corridors = [corridor_row(c, language) for c in tq.corridor_times(pack, states)]
     unverified = sum(not s.verified for s in states.values())

@@ -97,6 +97,21 @@ def _click_feature(page: Any, domain: str, feature_id: str) -> None:
     page.mouse.click(point["x"], point["y"])
 
 
+def _click_until(page: Any, domain: str, feature_id: str, shown: str, attempts: int = 3) -> None:
+    """Click the feature until `shown` holds: on a busy machine the map may still move (its fit to
+    the city) between locating the feature and the click; a real user would click again too."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        _click_feature(page, domain, feature_id)
+        try:
+            page.wait_for_function(shown, timeout=4_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_traffic_page_draws_links_buses_worst_links_and_corridors(browser: Any, city: LiveApp) -> None:
     pack = _pack(city)
     watched = city.seeded["watched"]  # type: ignore[attr-defined]
@@ -119,6 +134,11 @@ def test_traffic_page_draws_links_buses_worst_links_and_corridors(browser: Any, 
     assert drawn["firstWorst"]["speed"] == 11.0 and drawn["firstWorst"]["cls"] == "Congested"
     assert "Speed (km/h)" in page.locator("#traffic-worst").inner_text()
     screenshot(page, "traffic-1920x1080")
+    page.goto(city.url + "/lang/ko?next=/traffic")
+    page.wait_for_function("() => document.querySelectorAll('#traffic-worst .ag-row').length > 0", timeout=10_000)
+    korean = page.locator(".console-page").inner_text()
+    screenshot(page, "traffic-ko")
+    assert "혼잡 링크" in korean and "속도 (km/h)" in korean and "주요 축 통행 시간" in korean
     page.context.close()
 
 
@@ -137,9 +157,8 @@ def test_selecting_a_link_in_the_table_or_on_the_map_shows_its_speed_against_the
     fig = _figure(page, "traffic-chart")
     note_with_history = page.locator("#traffic-chart-note").inner_text()
     screenshot(page, "traffic-selected-link")
-    _click_feature(page, "traffic", other.detector_id)
-    page.wait_for_function(f"() => document.querySelector('#traffic-chart .js-plotly-plot')?.layout?.title?.text?.includes({json.dumps(other.name)})",
-                           timeout=5_000)
+    _click_until(page, "traffic", other.detector_id, "() => document.querySelector('#traffic-chart .js-plotly-plot')"
+                 f"?.layout?.title?.text?.includes({json.dumps(other.name)})")
 
     speed, usual, current = fig["data"][0]["y"], fig["data"][1]["y"], fig["data"][2]["y"]
     assert len(speed) == 24 and usual[-1] == pytest.approx(USUAL_KMH)
@@ -174,6 +193,7 @@ def test_speed_posted_through_ingest_restyles_its_link_and_a_bus_moves_without_r
 
     bad_style = page.evaluate(f"() => cityops.layers.traffic['{bad.detector_id}'][0].options")
     assert bad_style["dashArray"] and bad_style["color"] == "#9AA0A6"  # grey and dashed, never "free"
+    print(f"\ntraffic: speed posted via {way} -> link restyled on the page in {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0, f"{elapsed:.2f} s via {way}"
     screenshot(page, "traffic-after-ingest")
     page.context.close()
@@ -206,6 +226,11 @@ def test_air_page_colours_sensors_by_the_chosen_pollutant_and_index_and_ranks_di
     assert ranking[0]["us"] > 200 and ranking[0]["us_grade"] == "Very unhealthy"
     assert all(c is None or c.startswith("us_") or c == "flagged" for c in us)
     assert "Hazardous" in legend and "Unhealthy for sensitive groups" in legend
+    page.goto(city.url + "/lang/ko?next=/air")
+    page.wait_for_function("() => document.querySelectorAll('#air-ranking .ag-row').length > 0", timeout=10_000)
+    korean = page.locator(".console-page").inner_text()
+    screenshot(page, "air-ko")
+    assert "자치구 순위 (나쁜 순)" in korean and "매우나쁨" in korean and "초미세먼지 PM2.5" in korean
     page.context.close()
 
 
@@ -230,6 +255,7 @@ def test_air_value_posted_through_ingest_recolours_its_sensor_and_a_quarantined_
     bad_style = page.evaluate(f"() => cityops.layers.airIndex['{bad.id}'][0].options")
     assert colour == "#FF3B30"
     assert bad_style["fillColor"] == "#9AA0A6" and bad_style["dashArray"]
+    print(f"\nair: NO2 posted via {way} -> sensor recoloured on the page in {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0, f"{elapsed:.2f} s via {way}"
     screenshot(page, "air-after-ingest")
     page.context.close()
@@ -242,9 +268,8 @@ def test_selecting_a_sensor_on_the_map_shows_its_last_24_hours(browser: Any, cit
     page.wait_for_function(f"() => Object.keys(window.cityops?.layers?.airIndex || {{}}).length >= {len(sensors)}",
                            timeout=20_000)
 
-    _click_feature(page, "airIndex", site.id)
-    page.wait_for_function(f"() => document.querySelector('#air-chart .js-plotly-plot')?.layout?.title?.text?.includes('{site.id}')",
-                           timeout=15_000)
+    _click_until(page, "airIndex", site.id, f"() => document.querySelector('#air-chart .js-plotly-plot')"
+                 f"?.layout?.title?.text?.includes('{site.id}')")
     fig = _figure(page, "air-chart")
     screenshot(page, "air-selected-sensor")
 
