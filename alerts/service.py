@@ -125,23 +125,28 @@ def _family_members(s: Session, rules: RuleSet, alert: Alert) -> list[AlertPoint
     return [AlertPoint(r.id, r.category, r.lat, r.lon, utc(r.last_seen), r.incident_id) for r in rows]
 
 
-def _incident_for(s: Session, alert: Alert, family: str | None, now: datetime, hint: str | None) -> tuple[Incident, bool]:
+def _incident_for(s: Session, alert: Alert, family: str | None, now: datetime, hint: str | None) -> Incident:
+    """The open incident holding `hint`, or a new one. A resolved incident gives its hint up, so a
+    new jam behind the same link groups anew instead of failing on the unique hint."""
     if hint:
-        found = s.scalars(select(Incident).where(Incident.group_hint == hint, Incident.state == "open")).first()
-        if found:
-            return found, False
+        found = s.scalars(select(Incident).where(Incident.group_hint == hint)).first()
+        if found is not None and found.state == "open":
+            return found
+        if found is not None:
+            found.group_hint = None
+            s.flush()
     inc = Incident(state="open", family=family, group_hint=hint, district=alert.district, lat=alert.lat, lon=alert.lon,
                    opened_at=now, opened_by=SYSTEM_ACTOR, last_seen=alert.last_seen)
     try:
         with s.begin_nested():
             s.add(inc)
             s.flush()
-    except IntegrityError:  # another worker made it; a resolved one keeps its hint: reuse is not allowed
+    except IntegrityError:  # another worker opened it at the same moment: join theirs
         found = s.scalars(select(Incident).where(Incident.group_hint == hint)).first()
-        if found is None or found.state != "open":
-            raise Conflict(f"incident for {hint} is resolved; not regrouping") from None
-        return found, False
-    return inc, True
+        if found is None:
+            raise
+        return found
+    return inc
 
 
 def group_into_incident(s: Session, rules: RuleSet, alert: Alert, cand: Candidate, now: datetime) -> list[model.Event]:
@@ -155,7 +160,7 @@ def group_into_incident(s: Session, rules: RuleSet, alert: Alert, cand: Candidat
     if cand.group_hint and cand.detail.get("head_link") not in (None, cand.source):
         head = cand.detail["head_link"]
         head_alert = s.scalars(select(Alert).where(Alert.fold_key == f"{cand.category}|{head}|{head}")).first()
-        incident, _ = _incident_for(s, alert, family, now, cand.group_hint)
+        incident = _incident_for(s, alert, family, now, cand.group_hint)
         if head_alert is not None and head_alert.incident_id is None:
             partner_ids.append(head_alert.id)
     else:
@@ -166,7 +171,7 @@ def group_into_incident(s: Session, rules: RuleSet, alert: Alert, cand: Candidat
         if partner.incident_id is not None:
             incident = s.get(Incident, partner.incident_id)
         if incident is None or incident.state != "open":
-            incident, _ = _incident_for(s, alert, family, now, None)
+            incident = _incident_for(s, alert, family, now, None)
             partner_ids.append(partner.id)
     assert incident is not None
     incident.last_seen = max(utc(incident.last_seen), utc(alert.last_seen))

@@ -162,3 +162,32 @@ def test_methane_above_its_levels_opens_a_gas_leak_alert_that_worsens(city_rt, d
     [a] = queries.list_alerts(city_rt, AlertFilter(category="gas_leak"))
     assert a["severity"] == "critical" and a["count"] == 2 and a["source"] == gauge.id
     assert queries.alert_detail(city_rt, a["id"])["latest"]["v"]["methane_ppm"] == 6000.0  # the sensor's newest reading
+
+
+def test_a_new_jam_behind_the_same_link_after_resolution_is_a_new_incident(city_rt, drain):
+    from alerts import service
+    from alerts.model import Actor
+
+    head, up = pack_link_with_upstream(city_rt)
+
+    def jam() -> None:
+        for i in range(6):
+            vals = {head.detector_id: head.free_speed_kmh * 0.2}
+            if i >= 3:
+                vals[up.detector_id] = up.free_speed_kmh * 0.2
+            speeds(city_rt, vals)
+            drain()
+            city_rt.clock.advance(seconds=120)
+
+    jam()
+    [first] = queries.list_incidents(city_rt)
+    service.resolve_incident(city_rt, first["id"], Actor("lee", "supervisor"), "true_positive")
+    speeds(city_rt, {head.detector_id: head.free_speed_kmh, up.detector_id: up.free_speed_kmh})  # traffic flows again
+    drain()
+
+    jam()
+
+    incidents = queries.list_incidents(city_rt)
+    assert sorted(i["state"] for i in incidents) == ["open", "resolved"]
+    new = next(i for i in incidents if i["state"] == "open")
+    assert len(new["alert_ids"]) == 2 and not set(new["alert_ids"]) & set(first["alert_ids"])
