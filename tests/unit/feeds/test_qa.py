@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds import qa
 from feeds.qa import QUANTITIES, SensorSpec, TrailingStats, assess
@@ -222,3 +224,28 @@ def test_sensor_units_are_checked_at_registration(quantities: dict[str, str], pr
     problems = qa.check_units(quantities)
 
     assert (problems == []) if problem is None else any(problem in p for p in problems)
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.floats(0, 1000, allow_nan=False)), min_size=1, max_size=300))
+@settings(max_examples=150, deadline=None)
+def test_yardstick_equals_a_brute_force_computation(points: list[tuple[int, float]]) -> None:
+    stats = TrailingStats()
+    assess([obs({"pm25": v}, T0 + timedelta(hours=h)) for h, v in points], SENSORS, stats)
+    seen: list[tuple[int, float]] = []
+    for h, v in points:  # what the series remembers: values not older than the window at their arrival
+        current = max([h, *[x for x, _ in seen]])
+        if h >= current - qa.WINDOW_HOURS:
+            seen.append((h, v))
+    last = max(h for h, _ in seen)
+    window = [v for h, v in seen if last - qa.WINDOW_HOURS <= h < last]
+
+    ser = stats.series("air-1", "pm25")
+
+    assert ser.n == len(window)
+    if len(window) >= qa.MIN_SAMPLES:
+        m = sum(window) / len(window)
+        sd = math.sqrt(sum((v - m) ** 2 for v in window) / len(window))
+        assert ser.mean_sd()[0] == pytest.approx(m, rel=1e-9, abs=1e-9)
+        assert ser.mean_sd()[1] == pytest.approx(sd, rel=1e-6, abs=1e-6)
+    else:
+        assert math.isnan(ser.mean_sd()[0])
