@@ -433,6 +433,9 @@ class AlertWorker:
             try:
                 if domain == "cctv":
                     ev = parse_event(fields)
+                    if ev.get("lat") is None or not ev.get("district"):  # place it from the camera's registration
+                        where = self.evaluator.city.place_of(str(ev["camera_id"]), ev.get("district"))
+                        ev.update(district=where.district, lat=ev.get("lat") or where.lat, lon=ev.get("lon") or where.lon)
                     cand = evaluate_cctv(self.rules, ev, ev["time"])
                     if cand is not None:
                         out.append(cand)

@@ -63,3 +63,16 @@ def test_nothing_is_acknowledged_when_the_database_is_down(rt, worker, monkeypat
     worker.step()
     assert [a["source"] for a in queries.list_alerts(rt)] == ["cam-8"]
     assert rt.redis.pending_count("cctv", "alerts") == 0
+
+
+def test_a_camera_event_without_a_place_is_placed_from_the_cameras_registration(rt):
+    from feeds.ingest import register_sensor
+
+    register_sensor(rt, "cam-reg", kind="camera", lat=37.5512, lon=126.9882, district="Jung-gu", quantities={})
+    worker = AlertWorker(rt, default_rules(), "w")  # reads the sensor registry at start
+    cctv(rt, "cam-reg", district=None, lat=None, lon=None)
+
+    worker.step()
+
+    [a] = queries.list_alerts(rt)
+    assert (a["district"], a["lat"], a["lon"]) == ("Jung-gu", 37.5512, 126.9882)
