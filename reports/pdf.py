@@ -361,7 +361,10 @@ def to_pdf(report: Report, *, lang: str = "en") -> bytes:
 
     # Cover: what, when, the headline figures, what is missing, and how to check the hash.
     story.append(Paragraph(markup(t(f"reports.title.{report.kind}", lang), bold=True), st["title"]))
-    what = report.subject if report.kind == "incident" else report.period.label
+    what = report.period.label
+    if report.kind == "incident" and not report.tables["incident"].empty:
+        row = report.tables["incident"].iloc[0]
+        what = t("reports.timeline_of", lang, id=row["incident_id"], name=row["name"] or row["district"])
     story.append(Paragraph(markup(what), st["subtitle"]))
     story.append(Spacer(1, 4 * mm))
     meta = [[t("reports.period", lang), report.period.label], [t("reports.timezone", lang), tz],
