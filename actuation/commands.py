@@ -215,7 +215,7 @@ class BridgeClosure(_Params):
 class GasShutoff(_Params):
     """Close a gas valve or every valve of a zone. `zone`: a district (name or code) or a valve id."""
 
-    zone: Ident | Short
+    zone: Short
     reason: Annotated[str, Field(min_length=3, max_length=500)]
 
     @field_validator("zone")

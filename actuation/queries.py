@@ -18,8 +18,21 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
+def delivery(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the field system reported, shortened for lists: for an alert, reach and channels."""
+    if detail is None:
+        return None
+    if "reach_curve" in detail:
+        pop = detail.get("population") or 0
+        return {"population": pop, "reached_people": detail.get("reached_people", 0),
+                "share_pct": round(100 * detail["reach_curve"][-1][1], 1) if detail["reach_curve"] else 0.0,
+                "reached_98_at_s": detail.get("reached_98_at_s"), "target_met": detail.get("target_met"),
+                "channels": {ch: c["status"] for ch, c in detail.get("channels", {}).items()}}
+    return {"confirmed": True}
+
+
 def _view(row: CommandRow, approvals: list[ApprovalRow], now: datetime, outbox: OutboxRow | None = None,
-          results: list[DispatchResultRow] | None = None) -> dict[str, Any]:
+          results: list[DispatchResultRow] | None = None, ok_detail: dict[str, Any] | None = None) -> dict[str, Any]:
     rule = load_policy().get(row.type)
     left = (row.expires_at - now).total_seconds() if row.expires_at and row.state == PENDING else None
     view: dict[str, Any] = {
@@ -35,6 +48,9 @@ def _view(row: CommandRow, approvals: list[ApprovalRow], now: datetime, outbox: 
         "districts": affected_districts(row.type, row.params),
         "affected_population": affected_population(row.type, row.params),
     }
+    if results is not None:
+        ok_detail = next((r.detail for r in results if r.ok), None)
+    view["delivery"] = delivery(ok_detail)
     if outbox is not None:
         view["dispatch"] = {"state": outbox.state, "attempts": outbox.attempts, "last_error": outbox.last_error,
                             "done_at": _iso(outbox.done_at)}
@@ -71,8 +87,13 @@ def list_commands(rt: Runtime, *, proposer: str | None = None, state: str | None
         if ids:
             for a in s.scalars(select(ApprovalRow).where(ApprovalRow.command_id.in_(ids)).order_by(ApprovalRow.id)):
                 approvals[a.command_id].append(a)
+        details: dict[int, dict[str, Any]] = {}
+        executed = [r.id for r in rows if r.state == "executed"]
+        if executed:
+            for d in s.scalars(select(DispatchResultRow).where(DispatchResultRow.command_id.in_(executed), DispatchResultRow.ok)):
+                details[d.command_id] = d.detail
         now = rt.clock.now()
-        return [_view(r, approvals[r.id], now) for r in rows]
+        return [_view(r, approvals[r.id], now, ok_detail=details.get(r.id)) for r in rows]
 
 
 def pending_for(rt: Runtime, user: str) -> list[dict[str, Any]]:

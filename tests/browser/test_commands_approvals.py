@@ -1,0 +1,87 @@
+"""Commands and Approvals in headless Chromium: an operator proposes an emergency alert, a
+supervisor approves it (with the confirmation step) on the Approvals page and its delivery
+appears; an operator's approval attempt is refused by the server."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import LiveApp, screenshot, sign_in, start_live_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def app_with_dispatcher(tmp_path: Path) -> Iterator[LiveApp]:
+    from actuation.adapters import default_adapters
+    from actuation.dispatcher import DispatcherConfig, run_dispatcher
+
+    app = start_live_app(tmp_path)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_dispatcher, args=(app.rt, stop), daemon=True,
+                              kwargs={"adapters": default_adapters(app.rt, latency=(0.01, 0.05)), "cfg": DispatcherConfig(poll_s=0.05)})
+    worker.start()
+    yield app
+    stop.set()
+    worker.join(5)
+    app.stop()
+
+
+def test_operator_proposes_alert_supervisor_approves_and_delivery_appears(browser: Any, app_with_dispatcher: LiveApp) -> None:
+    app = app_with_dispatcher
+    op = sign_in(browser, app, "operator")
+    op.goto(app.url + "/commands")
+    op.wait_for_selector("#cmd-submit", timeout=20_000)
+    op.wait_for_selector("text=Headline (English)")
+    op.click("#cmd-submit")
+    op.wait_for_selector("#cmd-msg >> text=pending approval", timeout=10_000)
+    op.wait_for_selector("td.cmd-state[data-state=pending]", timeout=10_000)
+
+    sup = sign_in(browser, app, "supervisor")
+    sup.goto(app.url + "/approvals")
+    sup.wait_for_selector(".appr-card", timeout=20_000)
+    sup.click(".appr-card")
+    sup.wait_for_selector("#appr-population", timeout=10_000)
+    assert "KR.SEOUL.CITYOPS." in sup.locator("#appr-cap").inner_text()
+    sup.click("#appr-approve")
+    sup.wait_for_selector("#appr-confirm-box:not([hidden])", timeout=10_000)
+    assert sup.locator("#appr-state").get_attribute("data-state") == "pending"  # nothing happens before the confirmation
+    sup.click("#appr-confirm")
+    sup.wait_for_selector("#appr-delivery", timeout=15_000)
+    screenshot(sup, "approvals-delivered")
+
+    assert "people reached" in sup.locator("#appr-delivery").inner_text()
+    assert "Cell broadcast delivered" in sup.locator("#appr-delivery").inner_text()
+    assert sup.locator("#appr-state").get_attribute("data-state") == "executed"
+    op.wait_for_selector("td.cmd-state[data-state=executed]", timeout=10_000)
+    assert "people reached" in op.locator(".cmd-table").inner_text()
+
+
+def test_operators_approval_attempt_is_refused(browser: Any, app_with_dispatcher: LiveApp) -> None:
+    from actuation import queries, service
+    from actuation.model import Context, ProposeCommand
+    from actuation.samples import example_params
+
+    app = app_with_dispatcher
+    rt = app.rt
+    cid = service.propose(rt, ProposeCommand("emergency_alert", example_params("emergency_alert", rt.clock.now()),
+                                             "shift_lead", Context("shift_lead1")))["id"]
+    op = sign_in(browser, app, "operator")
+
+    response = op.goto(app.url + "/approvals")
+    output = next(k for k in app.web.dash.callback_map if "appr-confirm-box.hidden" in k)
+    status = op.evaluate("""async ([output, cid]) => {
+        const r = await fetch('/_dash-update-component', {method: 'POST', headers: {'Content-Type': 'application/json'},
+          body: JSON.stringify({output, outputs: [], inputs: [{id: 'appr-confirm', property: 'n_clicks', value: 1}],
+                                state: [], changedPropIds: ['appr-confirm.n_clicks']})});
+        return r.status; }""", [output, cid])
+
+    assert response is not None and response.status == 403
+    assert status == 403
+    assert queries.command_view(rt, cid)["state"] == "pending" and queries.command_view(rt, cid)["approvals"] == []
+    assert json.dumps(op.locator("body").inner_text()).count("Approve") == 0
