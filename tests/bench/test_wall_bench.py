@@ -21,6 +21,6 @@ def test_wall_bench_smoke_prints_every_figure() -> None:
                          capture_output=True, text=True, timeout=300)
 
     assert run.returncode == 0, run.stdout + run.stderr
-    for figure in ("first complete render:", "main-thread time per live update, values drift", "worst case", "sensor-to-screen latency",
-                   "web process memory", "machine:"):
+    for figure in ("machine:", "first complete render:", "main-thread time per live update, values drift",
+                   "worst case", "sensor-to-screen latency", "web process memory"):
         assert figure in run.stdout, run.stdout
