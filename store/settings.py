@@ -6,10 +6,15 @@ Read once at the entry point (`Settings()`), then passed in: `create_app(setting
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _int_from_env(value: Any) -> Any:
+    """Environment variables are strings; a Literal of ints would refuse CITYOPS_ROLLUP_MINUTES=1."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 class Settings(BaseSettings):
@@ -32,7 +37,7 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(None, description="Flask session secret; unset = random per start (sessions end on restart).")
     tile_url: str | None = Field(None, description="Map tile server URL template; unset = draw district boundaries only (offline).")
     retention_days: int = Field(30, ge=1, description="How long rollups of history are kept in SQL.")
-    rollup_minutes: Literal[1, 5] = Field(5, description="Width of a history rollup bucket, minutes.")
+    rollup_minutes: Annotated[Literal[1, 5], BeforeValidator(_int_from_env)] = Field(5, description="Width of a history rollup bucket, minutes.")
     delta_interval_s: float = Field(0.5, gt=0, description="Least time between two live deltas of one domain, seconds.")
     sim_interval_s: float = Field(10.0, gt=0, description="Seconds between two simulator ticks (each tick is one sensor interval).")
     sim_seed: int = Field(20261126, description="Seed of the simulator and the generated road network.")
