@@ -365,7 +365,7 @@ def check_pollutant(pollutant: str) -> str:
 
 def map_classes(sensors: Iterable[SensorAir], pollutant: str, system: str) -> dict[str, list[Any]]:
     """The air map's wire state for one pollutant and index (`system` "cai" or "us"):
-    ``{sensor id: [class, concentration, reading time]}``.
+    ``{sensor id: [class, concentration]}``, the shape of the live wire state (CONTRACTS).
 
     Class is the sub-index grade of that pollutant in its regulatory window (US grades prefixed
     ``us_``), ``flagged`` when the sensor's newest reading of it is flagged or quarantined (so an
@@ -375,7 +375,6 @@ def map_classes(sensors: Iterable[SensorAir], pollutant: str, system: str) -> di
     out: dict[str, list[Any]] = {}
     for s in sensors:
         fig = (s.cai if system == "cai" else s.us_aqi).figures.get(pollutant)
-        at = s.observed_at.isoformat() if s.observed_at else None
         value = None if fig is None or fig.concentration is None else round(fig.concentration, 4)
         if pollutant in s.unverified:
             cls: str | None = "flagged"
@@ -383,5 +382,5 @@ def map_classes(sensors: Iterable[SensorAir], pollutant: str, system: str) -> di
             cls = None
         else:
             cls = fig.grade if system == "cai" else f"us_{fig.grade}"
-        out[s.sensor_id] = [cls, value, at]
+        out[s.sensor_id] = [cls, value]
     return out

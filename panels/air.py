@@ -90,7 +90,7 @@ def chart_figure(rt: Runtime, sensor_id: str | None, pollutant: str, language: s
                              "gridcolor": "#2A3A52"},
                       xaxis={"tickformat": "%H:%M", "gridcolor": "#2A3A52"})
     if not sensor_id:
-        fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
+        fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="rgba(0,0,0,0)",
                           annotations=[{"text": t("air.chart.pick", language), "showarrow": False, "font": {"size": 18},
                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
         return fig, ""

@@ -40,7 +40,7 @@ SELECTED = "traffic-selected"
 UNVERIFIED_NOTE = "traffic-unverified"
 LIVE_TICK = "live-tick"
 WORST_N = 50
-LINK_STATES_MAX_AGE_S = 0.5  # one read of every link's state serves all open traffic pages for this long
+LINK_STATES_MAX_AGE_S = 1.0  # one read of every link's state serves all open traffic pages for this long
 
 
 def _rt() -> Runtime:
@@ -93,7 +93,7 @@ def chart_figure(rt: Runtime, selected: dict[str, str] | None, language: str) ->
                                                                               "rangemode": "tozero", "gridcolor": "#2A3A52"},
                       xaxis={"tickformat": "%H:%M", "gridcolor": "#2A3A52"})
     if not selected:
-        fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
+        fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="rgba(0,0,0,0)",
                           annotations=[{"text": t("traffic.chart.pick", language), "showarrow": False, "font": {"size": 18},
                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
         return fig, ""

@@ -294,3 +294,27 @@ def test_wall_role_cannot_open_the_traffic_or_air_page(browser: Any, city: LiveA
     assert "may not open this page" in page.locator(".refusal").inner_text()
     assert refused.status == 403
     page.context.close()
+
+
+@pytest.mark.parametrize(("path", "domain", "badge"), [("/traffic", "traffic", "traffic-worst"), ("/air", "air", "air-ranking")])
+def test_a_stopped_feed_turns_the_pages_panels_stale(browser: Any, tmp_path: Path, path: str, domain: str, badge: str) -> None:
+    app = start_live_app(tmp_path, prepare=_seed, sim_interval_s=1.5)
+    try:
+        pack = _pack(app)
+        ids = [s.id for s in pack.sensors_of("detector" if domain == "traffic" else "air")]
+        values = {"speed_kmh": 30.0} if domain == "traffic" else {"no2": 0.02}
+        selector = f'[id=\'{{"domain":"{domain}","index":"{badge}","type":"stale-badge"}}\']'
+        page = sign_in(browser, app, "operator", path=path)
+        wait_connected(page)
+        post_observations(app, [observation(i, values) for i in ids])
+        page.wait_for_function(f"() => document.querySelector(`{selector}`)?.innerText.includes('updated')", timeout=3_000)
+
+        # Nothing more arrives: after two intervals (3 s) the panel says so and turns grey.
+        page.wait_for_function(f"() => document.querySelector(`{selector}`)?.innerText.includes('stale since')", timeout=8_000)
+
+        panel_class = page.evaluate(f"() => document.querySelector(`{selector}`).closest('.panel').className")
+        screenshot(page, f"{domain}-stale")
+        assert "is-stale" in panel_class
+        page.context.close()
+    finally:
+        app.stop()

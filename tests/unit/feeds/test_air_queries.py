@@ -165,7 +165,7 @@ def test_map_class_is_the_chosen_pollutants_grade_and_flagged_never_looks_good()
 
     assert cai["A1"][0] == "moderate" and cai["A1"][1] == pytest.approx(20.0)
     assert cai["A2"][0] == "flagged"  # its 24 h figure is "unhealthy", its newest reading unverified
-    assert cai["A3"] == [None, None, None]
+    assert cai["A3"] == [None, None]
     assert us["A1"][0] == "us_good" and us["A1"][1] == pytest.approx(0.02)
 
 
