@@ -47,7 +47,9 @@ def shell_config(rt: Runtime, language: str, wall: bool) -> dict[str, Any]:
             "reconnecting": "shell.live.reconnecting", "updated_ago": "live.updated_ago",
             "stale_since": "live.stale_since", "no_data": "live.no_data", "s": "unit.s", "min": "unit.min",
             "h": "unit.h"}
-    labels = {k: _word(v, wall and k not in ("s", "min", "h"), language) for k, v in keys.items()}
+    labels = {k: _word(v, wall, language) for k, v in keys.items() if k not in ("s", "min", "h")}
+    # Units of an age appear once in a two-language label, so the wall uses the SI-style ones.
+    labels.update({k: t(v, "en" if wall else language) for k, v in keys.items() if k in ("s", "min", "h")})
     return {"tz": tz, "tzLabel": abbrev, "lang": language, "labels": labels}
 
 
