@@ -33,6 +33,7 @@ test: $(STAMP) browser-deps
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/wall.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
