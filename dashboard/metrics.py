@@ -5,6 +5,7 @@ whatever process ingested the values (the simulator thread, another web process,
 - ``cityops_ingest_values_total{source, outcome}``: values through QA by outcome
   (accepted, i.e. unflagged | flagged | quarantined | rejected) and source (http, simulator, replay, ...);
 - ``cityops_feed_last_data_timestamp_seconds{domain}``: when each live domain last got data;
+- ``cityops_rollup_pending_entries{domain}``: entries the rollup workers hold unacknowledged;
 - ``cityops_redis_up``: 0 when Redis could not be read (the other figures are then missing).
 """
 from __future__ import annotations
@@ -17,8 +18,11 @@ from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.exceptions import ResponseError
 
 from feeds.ingest import ingest_counts
+from feeds.worker import DOMAINS as ROLLUP_DOMAINS
+from feeds.worker import GROUP as ROLLUP_GROUP
 from store.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,16 @@ class IngestCollector(Collector):
         for domain, at in sorted(feeds.items()):
             last.add_metric([domain], at)
         yield last
+        pending = GaugeMetricFamily("cityops_rollup_pending_entries",
+                                    "Stream entries read by the rollup group but not yet acknowledged", labels=["domain"])
+        for domain in ROLLUP_DOMAINS:
+            try:
+                pending.add_metric([domain], self.rt.redis.pending_count(domain, ROLLUP_GROUP))
+            except ResponseError:  # no group yet: no worker has started
+                continue
+            except Exception as exc:  # noqa: BLE001 - partial figures beat a failed scrape
+                log.warning("metrics: pending count of %s: %s", domain, exc)
+        yield pending
 
 
 def install(server: Flask, rt: Runtime) -> CollectorRegistry:

@@ -258,6 +258,20 @@ def test_metrics_count_values_by_outcome_and_source(api: Api) -> None:
     assert 'cityops_ingest_values_total{outcome="rejected",source="http"} 1.0' in text
     assert 'cityops_feed_last_data_timestamp_seconds{domain="air"}' in text
     assert "cityops_redis_up 1.0" in text
+    assert 'cityops_rollup_pending_entries{domain="air"}' not in text  # no rollup worker has made its group yet
+
+
+def test_metrics_show_entries_a_rollup_worker_holds(api: Api) -> None:
+    from feeds import worker
+
+    worker.ensure_groups(api.rt)
+    api.post_obs({"observations": [observation(api.rt, pm25=12.0)]})
+    worker._read(api.rt, "busy", None)
+
+    text = api.client().get("/metrics").data.decode()
+
+    assert 'cityops_rollup_pending_entries{domain="air"} 1.0' in text
+    assert 'cityops_rollup_pending_entries{domain="traffic"} 0.0' in text
 
 
 def test_ingest_routes_are_in_the_openapi_document(api: Api) -> None:
