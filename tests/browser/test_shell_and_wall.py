@@ -71,7 +71,11 @@ def test_wall_draws_every_link_and_sensor_and_fills_its_tiles(browser: Any, city
     from feeds.live_queries import city_pack
 
     pack = city_pack(city_app.rt)
+    outside: list[str] = []
     page = sign_in(browser, city_app, "wall")
+    page.context.on("request", lambda req: outside.append(req.url)
+                    if not req.url.startswith((city_app.url, "data:")) else None)
+    page.reload()
     page.wait_for_function(
         f"() => Object.keys(window.cityops?.layers?.traffic || {{}}).length >= {len(pack.links)}"
         f" && Object.keys(window.cityops?.layers?.air || {{}}).length >= {len(pack.sensors_of('air'))}",
@@ -91,7 +95,8 @@ def test_wall_draws_every_link_and_sensor_and_fills_its_tiles(browser: Any, city
     assert "Smooth" in _text(page, kpi("mean_speed", "status"))
     assert _text(page, kpi("pm25")) == "12.0"
     assert "Good" in _text(page, kpi("pm25", "status"))
-    assert "Connected" in _text(page, "#shell-live") or "connected" in _text(page, "#shell-live")
+    assert "connected" in _text(page, "#shell-live")
+    assert outside == []  # an offline wall: nothing from the internet
     screenshot(page, "wall-1920x1080")
     page.context.close()
 
@@ -227,3 +232,20 @@ def test_live_socket_says_reconnecting_during_a_network_drop_and_recovers(browse
     page.wait_for_function(f"() => document.querySelector(`{kpi('pm25')}`)?.innerText === '55.0'", timeout=3_000)
     page.context.close()
     net.cut()
+
+
+def test_quarantined_reading_turns_its_sensor_grey_never_good(browser: Any, city_app: LiveApp) -> None:
+    from feeds.live_queries import city_pack
+
+    sensor = city_pack(city_app.rt).sensors_of("air")[0].id
+    page = sign_in(browser, city_app, "wall")
+    page.wait_for_function(f"() => window.cityops?.layers?.air?.['{sensor}']?.length > 0", timeout=15_000)
+    wait_connected(page, city_app, "air")
+    assert page.evaluate(f"() => cityops.layers.air['{sensor}'][0].options.fillColor") == "#3B8BEB"  # good
+
+    post_observations(city_app, [observation(sensor, {"pm25": 5000.0})])  # physically implausible
+
+    page.wait_for_function(f"() => cityops.state.air['{sensor}']?.[0] === 'flagged'", timeout=3_000)
+    style = page.evaluate(f"() => cityops.layers.air['{sensor}'][0].options")
+    assert style["fillColor"] == "#9AA0A6" and style["dashArray"]  # grey and dashed, not a CAI colour
+    page.context.close()
