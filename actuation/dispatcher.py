@@ -132,7 +132,7 @@ def record(rt: Runtime, c: Claim, worker: str, cfg: DispatcherConfig, *, ok: boo
                 cmd.failed(ctx, now, error or "failed")
         else:
             audit.append(s, at=now, actor=ctx.user_id, action="command.dispatch_retry", subject_type="command",
-                         subject_id=c.command_id, payload={"attempt": c.attempt, "error": error}, context_id=ctx.id)
+                         subject_id=c.command_id, payload={"attempt": c.attempt, "error": error, "parent_id": c.context_id}, context_id=ctx.id)
         uow.commit()
     from actuation.service import _publish_state
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from actuation.policy import Rule, check_may_approve, check_may_propose
+from actuation.policy import Rule, check_may_propose
 from store.errors import Conflict, InvalidTransition, NotAuthorized, ValidationError
 
 PROPOSED, PENDING, APPROVED, DISPATCHING = "proposed", "pending", "approved", "dispatching"
@@ -92,6 +92,7 @@ class Event:
     at: datetime
     actor: str
     context_id: str
+    parent_id: str | None = None  # the context that caused it (an alert, the approval a dispatch carries out)
 
     @property
     def name(self) -> str:
@@ -181,14 +182,14 @@ class Command:
         cmd = cls(id=None, type=rule.type, params=params, proposer=ctx.user_id, proposer_role=role, state=PROPOSED,
                   created_at=now, approvals_needed=rule.approvals, approver_roles=rule.approver_roles,
                   context_id=ctx.id)
-        cmd.events.append(CommandProposed(None, now, ctx.user_id, ctx.id, type=rule.type))
+        cmd._emit(CommandProposed, ctx, now, type=rule.type)
         if rule.needs_approval:
             cmd._move("submit")
             cmd.expires_at = now + timedelta(minutes=rule.expiry(default_expiry_minutes))
-            cmd.events.append(CommandSubmitted(None, now, ctx.user_id, ctx.id, expires_at=cmd.expires_at))
+            cmd._emit(CommandSubmitted, ctx, now, expires_at=cmd.expires_at)
         else:
             cmd._move("run_at_once")
-            cmd.events.append(CommandApproved(None, now, ctx.user_id, ctx.id, role=role, final=True))
+            cmd._emit(CommandApproved, ctx, now, role=role, final=True)
         return cmd
 
     # -- decisions -----------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class Command:
         self.approvals.append(Approval(ctx.user_id, role, now, ctx.id))
         final = len(self.approvals) >= self.approvals_needed
         self._move("approve_final" if final else "approve")
-        self.events.append(CommandApproved(self.id, now, ctx.user_id, ctx.id, role=role, final=final))
+        self._emit(CommandApproved, ctx, now, role=role, final=final)
 
     def reject(self, ctx: Context, role: str, reason: str, now: datetime) -> None:
         self._require(PENDING, "reject")
@@ -218,40 +219,43 @@ class Command:
             raise NotAuthorized("the proposer cancels, not rejects, their own command", key="own_command")
         self._move("reject")
         self.reason = reason.strip()
-        self.events.append(CommandRejected(self.id, now, ctx.user_id, ctx.id, reason=self.reason))
+        self._emit(CommandRejected, ctx, now, reason=self.reason)
 
     def cancel(self, ctx: Context, now: datetime) -> None:
         if ctx.user_id != self.proposer:
             raise NotAuthorized("only the proposer may cancel a command")
         self._require((PROPOSED, PENDING), "cancel")
         self._move("cancel")
-        self.events.append(CommandCancelled(self.id, now, ctx.user_id, ctx.id))
+        self._emit(CommandCancelled, ctx, now)
 
     def expire(self, ctx: Context, now: datetime) -> None:
         self._require(PENDING, "expire")
         if not self.is_overdue(now):
             raise InvalidTransition(f"command {self.id} is not due to expire before {self.expires_at}")
         self._move("expire")
-        self.events.append(CommandExpired(self.id, now, ctx.user_id, ctx.id))
+        self._emit(CommandExpired, ctx, now)
 
     # -- dispatch ------------------------------------------------------------------------------
     def start_dispatch(self, ctx: Context, now: datetime, attempt: int) -> None:
         self._require((APPROVED, DISPATCHING), "start_dispatch")
         self._move("start_dispatch")
-        self.events.append(CommandDispatchStarted(self.id, now, ctx.user_id, ctx.id, attempt=attempt))
+        self._emit(CommandDispatchStarted, ctx, now, attempt=attempt)
 
     def executed(self, ctx: Context, now: datetime, result: dict[str, Any]) -> None:
         self._require(DISPATCHING, "execute")
         self._move("execute")
-        self.events.append(CommandExecuted(self.id, now, ctx.user_id, ctx.id, result=result))
+        self._emit(CommandExecuted, ctx, now, result=result)
 
     def failed(self, ctx: Context, now: datetime, error: str) -> None:
         self._require(DISPATCHING, "fail")
         self._move("fail")
         self.reason = error
-        self.events.append(CommandFailed(self.id, now, ctx.user_id, ctx.id, error=error))
+        self._emit(CommandFailed, ctx, now, error=error)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _emit(self, cls: type[Event], ctx: Context, now: datetime, **fields: Any) -> None:
+        self.events.append(cls(self.id, now, ctx.user_id, ctx.id, parent_id=ctx.parent_id, **fields))
+
     def is_overdue(self, now: datetime) -> bool:
         return self.state == PENDING and self.expires_at is not None and now >= self.expires_at
 

@@ -86,9 +86,7 @@ def test_two_concurrent_approvals_and_two_dispatchers_make_exactly_one_dispatch(
     assert _count(pg_rt, CommandRow, CommandRow.state == "executed") == 21
     assert _count(pg_rt, FieldLedgerRow) == 21 and _count(pg_rt, FieldLedgerRow, FieldLedgerRow.calls > 1) == 0
     assert _count(pg_rt, DispatchResultRow, DispatchResultRow.ok) == 21
-    with pg_rt.session() as s:
-        workers = set(s.scalars(select(DispatchResultRow.worker)))
-    assert len(workers) == 2 or len(others) == 20  # both usually take a share; correctness does not depend on it
+    assert len(others) == 20
 
 
 @pytest.mark.parametrize("die_at", ["claimed", "sent"])

@@ -152,3 +152,19 @@ def test_update_of_an_unsent_alert_is_refused(rt: Runtime) -> None:
 
     with pytest.raises(ValidationError, match="not a sent"):
         service.propose(rt, ProposeCommand("emergency_alert", params, "operator", Context("op1")))
+
+
+def test_context_links_the_alert_the_approval_and_the_dispatch_in_the_audit_log(rt: Runtime) -> None:
+    cause = Context("op1", parent_id="alert-ctx-42")
+    cid = service.propose(rt, ProposeCommand("emergency_alert", example_params("emergency_alert", rt.clock.now()), "operator", cause))["id"]
+    approval = Context("sup1")
+    service.approve(rt, ApproveCommand(cid, "supervisor", approval))
+    dispatch_once(rt, default_adapters(rt, latency=(0, 0)), worker="w")
+
+    with rt.session() as s:
+        entries = {e.action: e for e in s.scalars(select(AuditEntry).where(AuditEntry.subject_id == str(cid)))}
+        outbox_ctx = s.scalars(select(OutboxRow.context_id)).one()
+    assert entries["command.proposed"].payload["parent_id"] == "alert-ctx-42"
+    assert entries["command.approved"].context_id == approval.id == outbox_ctx
+    assert entries["command.dispatch_started"].payload["parent_id"] == approval.id
+    assert entries["command.executed"].payload["parent_id"] == approval.id

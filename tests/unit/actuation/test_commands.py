@@ -1,7 +1,7 @@
 """What each command type accepts and refuses."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
