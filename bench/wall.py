@@ -26,7 +26,6 @@ Prints figures with the machine; asserts nothing. The machine is shared with oth
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
