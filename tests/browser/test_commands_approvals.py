@@ -85,3 +85,30 @@ def test_operators_approval_attempt_is_refused(browser: Any, app_with_dispatcher
     assert status == 403
     assert queries.command_view(rt, cid)["state"] == "pending" and queries.command_view(rt, cid)["approvals"] == []
     assert json.dumps(op.locator("body").inner_text()).count("Approve") == 0
+
+
+def test_a_cap_file_prefills_the_alert_form(browser: Any, app_with_dispatcher: LiveApp) -> None:
+    cap_file = Path(__file__).resolve().parents[2] / "data" / "cap" / "oasis_spec_example_nws_thunderstorm_cap12.xml"
+    op = sign_in(browser, app_with_dispatcher, "operator")
+    op.goto(app_with_dispatcher.url + "/commands")
+    op.wait_for_selector("#cmd-submit", timeout=20_000)
+
+    op.set_input_files("#cmd-cap-upload input[type=file]", str(cap_file))
+    op.wait_for_selector("#cmd-msg >> text=Form filled from", timeout=10_000)
+
+    event = op.locator("#cmd-form input").first
+    assert event.input_value() == "SEVERE THUNDERSTORM"
+    assert "38.47" in op.locator("#cmd-form textarea.is-json").first.input_value()
+    op.click("#cmd-submit")
+    op.wait_for_selector("#cmd-msg >> text=pending approval", timeout=10_000)
+
+
+def test_a_cap_11_file_is_refused_on_the_form(browser: Any, app_with_dispatcher: LiveApp) -> None:
+    cap_file = Path(__file__).resolve().parents[2] / "data" / "cap" / "nws_flash_flood_watch_20100830_cap11.xml"
+    op = sign_in(browser, app_with_dispatcher, "operator")
+    op.goto(app_with_dispatcher.url + "/commands")
+    op.wait_for_selector("#cmd-submit", timeout=20_000)
+
+    op.set_input_files("#cmd-cap-upload input[type=file]", str(cap_file))
+
+    op.wait_for_selector("#cmd-msg >> text=only CAP 1.2", timeout=10_000)

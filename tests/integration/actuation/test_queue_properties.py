@@ -88,11 +88,12 @@ class ApprovalQueue(RuleBasedStateMachine):
         self.clock.advance(minutes=minutes)
         service.expire_due(self.rt)
 
-    @rule(fail_next=st.integers(0, 2))
-    def dispatch(self, fail_next: int) -> None:
+    @rule(fail_next=st.integers(0, 2), lost_replies=st.booleans())
+    def dispatch(self, fail_next: int, lost_replies: bool) -> None:
         self.faults.fail_next = fail_next
+        self.faults.lost_reply_rate = 1.0 if lost_replies else 0.0  # acted, but the answer never came back
         dispatch_once(self.rt, self.adapters, worker="d1", cfg=CFG)
-        self.faults.fail_next = 0
+        self.faults.fail_next, self.faults.lost_reply_rate = 0, 0.0
 
     @rule(point=st.sampled_from(["claimed", "sent"]))
     def dispatcher_crashes(self, point: str) -> None:
