@@ -22,7 +22,7 @@ def test_ingest_bench_smoke_prints_its_figures_and_the_machine(redis_settings: o
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert re.search(r"machine: \d+ cores, .+, Python 3\.\d+", out)
-    ingest_rate = re.search(r"ingest \(validation \+ QA \+ store\), one process: ([\d,]+) obs/s", out)
+    ingest_rate = re.search(r"ingest \(validation \+ QA \+ store\), one process, best of 2: ([\d,]+) obs/s", out)
     http_rate = re.search(r"http \(POST /api/v1/observations.*\): ([\d,]+) obs/s", out)
     assert ingest_rate and int(ingest_rate.group(1).replace(",", "")) > 0
     assert http_rate and int(http_rate.group(1).replace(",", "")) > 0
@@ -31,5 +31,5 @@ def test_ingest_bench_smoke_prints_its_figures_and_the_machine(redis_settings: o
     outcomes = re.search(r"outcomes: \{'accepted': (\d+), 'flagged': (\d+), 'quarantined': (\d+), 'rejected': (\d+)\}", out)
     assert outcomes
     accepted, _flagged, quarantined, rejected = map(int, outcomes.groups())
-    assert accepted + quarantined + rejected == 3 * (40 * 9 + 160 * 3)  # every value accounted for
+    assert accepted + quarantined + rejected == 2 * 3 * (40 * 9 + 160 * 3)  # every value of both runs accounted for
     assert quarantined > 0 and rejected > 0
