@@ -17,14 +17,16 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/cityops run
 
-# Debian's Chromium for the browser tests (never a browser download). Skipped when already present
-# or when apt is not available; the browser tests then skip with a message.
+# Debian's Chromium for the browser tests (never a browser download) and a Korean font (Nanum)
+# for screenshots and PDFs. Skipped when already present or when apt is not available; the
+# browser tests then skip with a message and PDFs fall back to reportlab's built-in CID font.
+DEBS := chromium fonts-nanum
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/nanum ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
-	     (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1)) \
-	     || echo "make: could not install Debian's chromium; browser tests will be skipped"; \
+	    (apt-get install -y --no-install-recommends $(DEBS) >/dev/null 2>&1 || \
+	     (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends $(DEBS) >/dev/null 2>&1)) \
+	     || echo "make: could not install $(DEBS); browser tests will be skipped"; \
 	  else echo "make: no /usr/bin/chromium and no apt; browser tests will be skipped"; fi; \
 	fi
 
