@@ -236,3 +236,40 @@ def test_database_down_answers_unavailable_and_keeps_redis_untouched(demo_sensor
     assert rt.redis.get_latest("air", "air-1")["v"] == {"pm25": 10.0}
     assert ingest_mod._state(rt).stats.series("air-1", "pm25").buckets[
         int(rt.clock.now().timestamp()) // 3600][0] == 1  # the failed batch was taken back out
+
+
+def test_concurrent_ingest_and_registration_lose_nothing(demo_sensors: Runtime) -> None:
+    import threading
+
+    from feeds.ingest import register_sensor
+
+    rt = demo_sensors
+    errors: list[BaseException] = []
+    results: list[Any] = []
+
+    def post(sensor_id: str, offset: int) -> None:
+        try:
+            for i in range(40):
+                at = rt.clock.now() + timedelta(seconds=offset + i)
+                results.append(ingest(rt, [obs(sensor_id, at, pm25=10.0 + i % 7)], source="test"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def register() -> None:
+        try:
+            for i in range(20):
+                register_sensor(rt, f"new-{i}", kind="air", lat=37.5, lon=127.0, district="Jung-gu", quantities={"pm25": "ug/m3"})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=("air-1", 0)), threading.Thread(target=post, args=("air-2", 100)),
+               threading.Thread(target=register)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert errors == []
+    assert sum(r.accepted for r in results) == 80
+    assert len(stream_items(rt, "air")) == 80
+    assert ingest(rt, [obs("new-19", rt.clock.now(), pm25=3.0)], source="test").accepted == 1
