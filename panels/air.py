@@ -10,6 +10,7 @@ the ranking takes a row transaction on the throttled live tick; the chart a `Pat
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,6 +81,11 @@ def map_state(rt: Runtime, pollutant: str, system: str, ids: list[str] | None = 
     return aq.map_classes(aq.read_sensors(rt, lq.city_pack(rt), ids), pollutant, system)
 
 
+def _local_hours(rt: Runtime, hours: list[datetime]) -> list[str]:
+    tz = ZoneInfo(rt.settings.timezone)
+    return [h.astimezone(tz).replace(tzinfo=None).isoformat() for h in hours]
+
+
 def chart_figure(rt: Runtime, sensor_id: str | None, pollutant: str, language: str) -> tuple[go.Figure, str]:
     """The sensor's hourly means of the chosen pollutant over 24 h (x in local time)."""
     fig = go.Figure()
@@ -95,8 +101,7 @@ def chart_figure(rt: Runtime, sensor_id: str | None, pollutant: str, language: s
                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
         return fig, ""
     day = aq.read_sensor_day(rt, lq.city_pack(rt), sensor_id)
-    tz = ZoneInfo(rt.settings.timezone)
-    xs = [h.astimezone(tz).replace(tzinfo=None).isoformat() for h in day.hours]
+    xs = _local_hours(rt, day.hours)
     fig.add_trace(go.Scatter(x=xs, y=list(day.series.get(pollutant, [None] * len(xs))), mode="lines+markers",
                              line={"color": "#F2C200", "width": 3}, marker={"size": 8},
                              name=t("air.window.1h", language)))
@@ -203,8 +208,9 @@ def register(app: Dash) -> None:
         chart: Any = no_update
         if selected and selected in changes:
             day = aq.read_sensor_day(rt, lq.city_pack(rt), selected)
-            chart = Patch()
-            chart["data"][0]["y"][aq.HISTORY_HOURS - 1] = day.series.get(pollutant, [None])[-1]
+            chart = Patch()  # the series only (all 24 points: right across the hour's roll-over)
+            chart["data"][0]["x"] = _local_hours(rt, day.hours)
+            chart["data"][0]["y"] = list(day.series.get(pollutant, [None] * len(day.hours)))
         return changes, chart
 
     @app.callback(Output(SELECTED, "data"), Input(AIR_LAYER, "clickData"), prevent_initial_call=True)

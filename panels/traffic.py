@@ -83,6 +83,11 @@ def _tables(rt: Runtime, language: str) -> tuple[list[dict[str, Any]], list[dict
     return worst, corridors, note
 
 
+def _local_hours(rt: Runtime, hours: list[datetime]) -> list[str]:
+    tz = ZoneInfo(rt.settings.timezone)
+    return [h.astimezone(tz).replace(tzinfo=None).isoformat() for h in hours]
+
+
 def chart_figure(rt: Runtime, selected: dict[str, str] | None, language: str) -> tuple[go.Figure, str]:
     """Hourly speed against the usual for the hour (x in local time; lists, so it can be patched)."""
     fig = go.Figure()
@@ -98,8 +103,7 @@ def chart_figure(rt: Runtime, selected: dict[str, str] | None, language: str) ->
                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
         return fig, ""
     hist = tq.read_speed_history(_rt(), lq.city_pack(rt), selected["kind"], selected["id"])
-    tz = ZoneInfo(rt.settings.timezone)
-    xs = [h.astimezone(tz).replace(tzinfo=None).isoformat() for h in hist.hours]
+    xs = _local_hours(rt, hist.hours)
     fig.add_trace(go.Scatter(x=xs, y=list(hist.speed_kmh), name=t("traffic.chart.speed", language), mode="lines+markers",
                              line={"color": "#56B4E9", "width": 3}, marker={"size": 7}))
     fig.add_trace(go.Scatter(x=xs, y=list(hist.usual_kmh), name=t("traffic.chart.usual", language), mode="lines",
@@ -203,7 +207,8 @@ def register(app: Dash) -> None:
                   prevent_initial_call=True)
     @requires("view.console")
     def refresh(_tick: int | None, shown: list[str] | None, selected: dict[str, str] | None) -> tuple[Any, ...]:
-        """After live data: row transactions for the tables and a patch of the chart's current hour."""
+        """After live data: row transactions for the tables and a patch of the chart's series (the
+        whole 24 points, so the patch stays right when the hour rolls over; layout untouched)."""
         rt = _rt()
         language = lang()
         worst, corridors, note = _tables(rt, language)
@@ -214,7 +219,9 @@ def register(app: Dash) -> None:
         chart: Any = no_update
         if selected:
             hist = tq.read_speed_history(rt, lq.city_pack(rt), selected["kind"], selected["id"])
+            xs = _local_hours(rt, hist.hours)
             chart = Patch()
-            chart["data"][0]["y"][len(hist.hours) - 1] = hist.speed_kmh[-1]
-            chart["data"][2]["y"] = [hist.current_kmh]
+            chart["data"][0]["x"], chart["data"][0]["y"] = xs, list(hist.speed_kmh)
+            chart["data"][1]["x"], chart["data"][1]["y"] = xs, list(hist.usual_kmh)
+            chart["data"][2]["x"], chart["data"][2]["y"] = [xs[-1]], [hist.current_kmh]
         return worst_tx, now_ids, {"update": corridors}, note, chart

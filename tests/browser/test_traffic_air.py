@@ -81,7 +81,7 @@ def _click_feature(page: Any, domain: str, feature_id: str) -> None:
     locate = f"""(zoom) => {{
         const layer = cityops.layers['{domain}']['{feature_id}'][0], map = layer._map;
         const ll = layer.getLatLng ? layer.getLatLng() : layer.getCenter();
-        if (zoom) map.setView(ll, 15, {{animate: false}});
+        if (zoom) map.setView(ll, 17, {{animate: false}});
         const p = map.latLngToContainerPoint(ll), box = map.getContainer().getBoundingClientRect();
         return {{x: Math.round(box.left + p.x), y: Math.round(box.top + p.y)}}; }}"""
     page.wait_for_function("() => performance.getEntriesByType('resource')"
@@ -105,10 +105,11 @@ def _click_until(page: Any, domain: str, feature_id: str, shown: str, attempts: 
     for attempt in range(attempts):
         _click_feature(page, domain, feature_id)
         try:
-            page.wait_for_function(shown, timeout=4_000)
+            page.wait_for_function(shown, timeout=10_000)
             return
         except PlaywrightTimeout:
             if attempt == attempts - 1:
+                screenshot(page, f"click-failed-{domain}")
                 raise
 
 
@@ -171,15 +172,21 @@ def test_selecting_a_link_in_the_table_or_on_the_map_shows_its_speed_against_the
 
 def test_speed_posted_through_ingest_restyles_its_link_and_a_bus_moves_without_reload(browser: Any, city: LiveApp) -> None:
     pack = _pack(city)
+    watched = city.seeded["watched"]  # type: ignore[attr-defined]
     fresh, bad = pack.links[10], pack.links[11]
     bus = pack.buses[0]
     page = sign_in(browser, city, "operator", path="/traffic")
     page.wait_for_function(f"() => Object.keys(window.cityops?.layers?.bus || {{}}).length >= {len(pack.buses)}",
                            timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('#traffic-worst .ag-row').length > 0", timeout=10_000)
+    page.locator("#traffic-worst .ag-row[row-index='0'] .ag-cell").first.click()  # the watched link's chart
+    page.wait_for_function("() => document.querySelector('#traffic-chart .js-plotly-plot')?.data?.[2]?.y?.[0] === 11",
+                           timeout=6_000)
     wait_connected(page)
 
     posted = time.monotonic()
-    way = post_observations(city, [observation(fresh.detector_id, {"speed_kmh": 8.0}),
+    way = post_observations(city, [observation(watched.detector_id, {"speed_kmh": 13.0}),
+                                   observation(fresh.detector_id, {"speed_kmh": 8.0}),
                                    observation(bad.detector_id, {"speed_kmh": 500.0})])  # above range: quarantined
     page.wait_for_function(f"() => cityops.layers.traffic['{fresh.detector_id}'][0].options.color === '#FF5A36'",
                            timeout=2_000)
@@ -191,6 +198,8 @@ def test_speed_posted_through_ingest_restyles_its_link_and_a_bus_moves_without_r
     city.rt.coalescer.add("bus", {bus.id: moved})
     page.wait_for_function(f"() => Math.abs(cityops.layers.bus['{bus.id}'][0].getLatLng().lat - 37.6) < 1e-6", timeout=2_000)
 
+    page.wait_for_function("() => document.querySelector('#traffic-chart .js-plotly-plot')?.data?.[2]?.y?.[0] === 13",
+                           timeout=3_000)  # the selected link's "now" took the new speed (a Patch on the live tick)
     bad_style = page.evaluate(f"() => cityops.layers.traffic['{bad.detector_id}'][0].options")
     assert bad_style["dashArray"] and bad_style["color"] == "#9AA0A6"  # grey and dashed, never "free"
     print(f"\ntraffic: speed posted via {way} -> link restyled on the page in {elapsed * 1000:.0f} ms")
@@ -243,6 +252,8 @@ def test_air_value_posted_through_ingest_recolours_its_sensor_and_a_quarantined_
                            timeout=20_000)
     page.locator("#air-pollutant label", has_text="NO₂").click()
     page.wait_for_function(f"() => cityops.state.airIndex['{target.id}']?.[0] === 'good'", timeout=5_000)
+    _click_until(page, "airIndex", target.id, "() => document.querySelector('#air-chart .js-plotly-plot')"
+                 f"?.layout?.title?.text?.includes('{target.id}')")
     wait_connected(page)
 
     posted = time.monotonic()
@@ -251,6 +262,8 @@ def test_air_value_posted_through_ingest_recolours_its_sensor_and_a_quarantined_
     elapsed = time.monotonic() - posted
     page.wait_for_function(f"() => cityops.state.airIndex['{bad.id}']?.[0] === 'flagged'", timeout=2_000)
 
+    page.wait_for_function("() => document.querySelector('#air-chart .js-plotly-plot')?.data?.[0]?.y?.at(-1) === 0.25",
+                           timeout=3_000)  # the selected sensor's chart took the new hourly value (a Patch)
     colour = page.evaluate(f"() => cityops.layers.airIndex['{target.id}'][0].options.fillColor")
     bad_style = page.evaluate(f"() => cityops.layers.airIndex['{bad.id}'][0].options")
     assert colour == "#FF3B30"
