@@ -58,14 +58,16 @@ def _legend(lang: str | None, wall: bool, sections: tuple[str, ...] = ("traffic"
 def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, dict[str, Any]],  # noqa: N802
             tile_url: str | None = None, zoom: float = 11, lang: str | None = "en", wall: bool = False,
             interactive: bool = True, alerts: dict[str, Any] | None = None, selectable: bool = False,
-            legend: tuple[str, ...] = ("traffic", "air"), air_domain: str = "air") -> html.Div:
+            legend: tuple[str, ...] = ("traffic", "air"), air_domain: str = "air",
+            overlays: tuple[Any, ...] = ()) -> html.Div:
     """The map and one snapshot store per live layer (`snapshots`: domain → wire states).
 
     `selectable` makes links and sensors clickable (their layer's ``clickData`` carries the
     feature). `air_domain` names the state the sensor layer is drawn from: "air" is the wall's
     live class; a page may keep its own (the air page's per-pollutant classes). A ``"bus"``
     snapshot adds the bus layer (positions from ``/geo/buses.json``; live deltas move them).
-    `legend` lists the legend's sections (traffic, air, bus); empty for none.
+    `legend` lists the legend's sections (traffic, air, bus); empty for none. `overlays` are
+    layers a page draws on top (the traffic page's selected link).
     """
     layers: list[Any] = []
     if tile_url:
@@ -85,6 +87,7 @@ def CityMap(map_id: str, *, center: tuple[float, float], snapshots: dict[str, di
     # Alert markers: the alerts package fills `data` (GeoJSON points with a `severity` property).
     layers.append(dl.GeoJSON(id=alerts_id(map_id), data=alerts or {"type": "FeatureCollection", "features": []},
                              pointToLayer=ns("alertPoint"), interactive=interactive))
+    layers.extend(overlays)
     kiosk = {} if interactive else {"dragging": False, "scrollWheelZoom": False, "doubleClickZoom": False,
                                     "boxZoom": False, "keyboard": False, "touchZoom": False}
     return html.Div(className="citymap", children=[
