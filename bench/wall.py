@@ -222,7 +222,7 @@ def main() -> int:
                     polling="raf", timeout=60_000)
                 renders.append(page.evaluate("() => performance.now()") / 1000)
             print(f"first complete render: {statistics.median(renders):.2f} s median of {len(renders)} "
-                  f"({', '.join(f'{r:.2f}' for r in renders)}) — target < 3 s")
+                  f"({', '.join(f'{r:.2f}' for r in renders)}; the first with a cold browser cache) — target < 3 s")
             page.wait_for_selector("#shell-live.is-connected", timeout=30_000)
             time.sleep(1.5)  # rooms joined, first feed poll done
 
@@ -238,6 +238,12 @@ def main() -> int:
             def task_s() -> float:
                 return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
+            warm_rng = random.Random(5)  # warm up (JIT, first tile refresh) before anything is measured
+            for i in range(4):
+                d = full_delta(rt, "traffic" if i % 2 == 0 else "air", warm_rng, "drift")
+                rt.redis.publish(d["domain"], {**d, "sent_at": time.time()})
+                time.sleep(0.5)
+            time.sleep(1.5)
             span = updates * 0.5
             idle0 = task_s()
             time.sleep(span)
