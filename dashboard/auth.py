@@ -188,7 +188,11 @@ def install(server: Flask, rt: Runtime, callback_map: Callable[[], dict[str, Any
             session["language"] = code
             with rt.session() as s:
                 accounts.set_language(s, session["username"], code)
-        return redirect(_safe_next(request.args.get("next")) or landing(role()))
+        # Back to the page the switch was clicked on (the shell's links carry no path of their own:
+        # the root layout is served from /_dash-layout, not from the page).
+        back = urlparse(request.referrer or "")
+        came_from = back.path + (f"?{back.query}" if back.query else "") if back.netloc == request.host else None
+        return redirect(_safe_next(request.args.get("next")) or _safe_next(came_from) or landing(role()))
 
     @server.before_request
     def guard() -> Any:

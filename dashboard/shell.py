@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 from dash_socketio import DashSocketIO
-from flask import current_app, request, session
+from flask import current_app, session
 
 from dashboard import roles
 from dashboard.auth import lang, requires
@@ -70,7 +70,6 @@ def root_layout() -> html.Div:
     language = lang()
     wall = user_role == "wall"
     config = shell_config(rt, language, wall)
-    here = request.path if request else "/"
     header = html.Header(className="shell-header", children=[
         html.Div(both("app.title") if wall else t("app.title", language), className="shell-title"),
         _nav(user_role, language) if not wall else html.Div(),
@@ -81,9 +80,9 @@ def root_layout() -> html.Div:
             html.Span(t("shell.signed_in_as", language, user=session.get("username", ""),
                         role=_word(f"role.{user_role}", wall, language)), id="shell-user", className="shell-user"),
             *([] if wall else [
-                html.Span([html.A("한국어", href=f"/lang/ko?next={here}", id="lang-ko",
+                html.Span([html.A("한국어", href="/lang/ko", id="lang-ko",
                                   className="lang" + (" is-active" if language == "ko" else "")),
-                           html.A("English", href=f"/lang/en?next={here}", id="lang-en",
+                           html.A("English", href="/lang/en", id="lang-en",
                                   className="lang" + (" is-active" if language == "en" else ""))],
                           className="shell-lang", title=t("shell.language", language)),
                 html.A(t("shell.logout", language), href="/logout", id="shell-logout", className="shell-logout")]),

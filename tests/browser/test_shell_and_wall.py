@@ -249,3 +249,24 @@ def test_quarantined_reading_turns_its_sensor_grey_never_good(browser: Any, city
     style = page.evaluate(f"() => cityops.layers.air['{sensor}'][0].options")
     assert style["fillColor"] == "#9AA0A6" and style["dashArray"]  # grey and dashed, not a CAI colour
     page.context.close()
+
+
+def test_header_shows_seoul_time_and_switches_language_for_the_user(browser: Any, live_app: LiveApp) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    page = sign_in(browser, live_app, "operator", path="/wall")
+    page.wait_for_function("() => document.querySelector('#shell-clock')?.innerText.includes('KST')", timeout=10_000)
+    seoul_hour = datetime.now(ZoneInfo("Asia/Seoul")).strftime("%H:")
+    assert seoul_hour in _text(page, "#shell-clock")
+    assert _text(page, "#shell-logout") == "Sign out"
+
+    page.click("#lang-ko")
+    page.wait_for_selector("#shell-logout", timeout=10_000)
+
+    assert _text(page, "#shell-logout") == "로그아웃"
+    assert "/wall" in page.url  # back where the user was
+    again = sign_in(browser, live_app, "operator", path="/wall")  # a new session remembers the choice
+    assert _text(again, "#shell-logout") == "로그아웃"
+    page.context.close()
+    again.context.close()
