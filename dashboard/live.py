@@ -101,7 +101,10 @@ class Relay:
             except (TypeError, ValueError):
                 log.warning("live relay: unreadable delta on %s", msg["channel"])
                 continue
-            self.emit(domain, payload)
+            try:
+                self.emit(domain, payload)
+            except Exception:  # noqa: BLE001 - one bad delta must not stop the wall's updates
+                log.exception("live relay: could not relay a %s delta", domain)
 
     def emit(self, domain: str, payload: dict[str, Any]) -> None:
         self.socketio.server.emit(f"delta-{domain}", wire_delta(domain, payload), to=room(domain),

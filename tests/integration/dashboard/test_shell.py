@@ -175,3 +175,22 @@ def test_feed_status_turns_stale_when_the_clock_passes_two_intervals(rt: Runtime
     stale = q.feed_status(rt, ("traffic",))["traffic"]
 
     assert not fresh["stale"] and stale["stale"]
+
+
+def test_relay_survives_a_delta_it_cannot_read(web: WebApp, rt: Runtime) -> None:
+    from dashboard.live import Relay
+
+    relay = Relay(rt, web.socketio, domains=("air",)).start()
+    try:
+        time.sleep(0.3)
+        rt.redis.client.publish(rt.redis.keys.channel("air"), "not json")
+        rt.redis.publish("air", {"domain": "air", "sent_at": 1.0, "changes": {"AQ-1": "not a state"}})
+        rt.redis.publish("air", {"domain": "air", "sent_at": 2.0, "changes": {
+            "AQ-1": {"t": "2026-11-26T03:00:00+00:00", "v": {"pm25": 8.0}, "qa": {"pm25": "ok"}}}})
+        deadline = time.monotonic() + 3
+        while relay.relayed < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        relay.close()
+
+    assert relay.relayed == 1  # the good delta after two bad ones still went out
