@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, select, update
 
 from actuation.model import Context
+from actuation.service import publish_state
 from actuation.uow import UnitOfWork
 from store import audit
 from store.models.actuation import DispatchResultRow, OutboxRow
@@ -134,9 +135,7 @@ def record(rt: Runtime, c: Claim, worker: str, cfg: DispatcherConfig, *, ok: boo
             audit.append(s, at=now, actor=ctx.user_id, action="command.dispatch_retry", subject_type="command",
                          subject_id=c.command_id, payload={"attempt": c.attempt, "error": error, "parent_id": c.context_id}, context_id=ctx.id)
         uow.commit()
-    from actuation.service import _publish_state
-
-    _publish_state(rt, c.command_id, "executed" if ok else ("failed" if final_failure else "dispatching"), c.type)
+    publish_state(rt, c.command_id, "executed" if ok else ("failed" if final_failure else "dispatching"), c.type)
     return True
 
 

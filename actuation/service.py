@@ -24,6 +24,7 @@ from actuation.model import (
     RejectCommand,
 )
 from actuation.policy import Policy, load_policy, rule_for
+from actuation.queries import command_view
 from actuation.uow import UnitOfWork
 from store.errors import ValidationError
 from store.models.actuation import CommandRow
@@ -62,8 +63,6 @@ def _check_times(type_: str, params: dict[str, Any], now: datetime) -> None:
 
 
 def propose(rt: Runtime, req: ProposeCommand, policy: Policy | None = None) -> dict[str, Any]:
-    from actuation.queries import command_view
-
     policy = policy or load_policy()
     rule = rule_for(policy, req.type)
     params = validate_params(req.type, req.params)
@@ -90,8 +89,6 @@ def _check_references(rt: Runtime, ids: list[int]) -> None:
 
 
 def approve(rt: Runtime, req: ApproveCommand) -> dict[str, Any]:
-    from actuation.queries import command_view
-
     with _uow(rt) as uow:
         cmd = uow.commands.get(req.command_id, lock=True)
         cmd.approve(req.context, req.role, rt.clock.now())
@@ -103,8 +100,6 @@ def approve(rt: Runtime, req: ApproveCommand) -> dict[str, Any]:
 
 
 def reject(rt: Runtime, req: RejectCommand) -> dict[str, Any]:
-    from actuation.queries import command_view
-
     with _uow(rt) as uow:
         cmd = uow.commands.get(req.command_id, lock=True)
         cmd.reject(req.context, req.role, req.reason, rt.clock.now())
@@ -115,8 +110,6 @@ def reject(rt: Runtime, req: RejectCommand) -> dict[str, Any]:
 
 
 def cancel(rt: Runtime, req: CancelCommand) -> dict[str, Any]:
-    from actuation.queries import command_view
-
     with _uow(rt) as uow:
         cmd = uow.commands.get(req.command_id, lock=True)
         cmd.cancel(req.context, rt.clock.now())
@@ -162,10 +155,10 @@ def run_expiry(rt: Runtime, stop: Any) -> None:
 
 def _publish(rt: Runtime, cmd: Command) -> None:
     assert cmd.id is not None
-    _publish_state(rt, cmd.id, cmd.state, cmd.type)
+    publish_state(rt, cmd.id, cmd.state, cmd.type)
 
 
-def _publish_state(rt: Runtime, command_id: int, state: str, type_: str) -> None:
+def publish_state(rt: Runtime, command_id: int, state: str, type_: str) -> None:
     """Tell the pages (live channel `commands`) after the commit; a UI hint only (pages also poll),
     so Redis being down is not an error."""
     try:

@@ -27,7 +27,7 @@ from store.runtime import Runtime
 
 QUEUE, DETAIL, SELECTED, POLL, REFRESH = "appr-queue", "appr-detail", "appr-selected", "appr-poll", "appr-refresh"
 APPROVE, CONFIRM, CONFIRM_BOX, REJECT, REASON, MSG = "appr-approve", "appr-confirm", "appr-confirm-box", "appr-reject", "appr-reason", "appr-msg"
-AREA, MAP, RECENT, PICK = "appr-area", "appr-map", "appr-recent", "appr-pick"
+AREA, MAP, RECENT, PICK, ACTIONS = "appr-area", "appr-map", "appr-recent", "appr-pick", "appr-actions"
 SEOUL = (37.5665, 126.978)
 
 
@@ -117,7 +117,7 @@ def layout(**_query: Any) -> html.Div:
             html.H2(t("appr.queue", language)), html.Div(queue_cards(rt, session.get("username", ""), language, None), id=QUEUE),
             html.H2(t("appr.recent", language)), html.Div(recent(rt, language), id=RECENT)]),
         html.Section(className="panel appr-detail-panel", children=[
-            html.Div(className="btn-row", children=[
+            html.Div(id=ACTIONS, hidden=True, className="btn-row", children=[
                 html.Button(t("appr.approve", language), id=APPROVE, className="btn btn-primary"),
                 dcc.Input(id=REASON, placeholder=t("appr.reason", language), className="appr-reason-input"),
                 html.Button(t("appr.reject", language), id=REJECT, className="btn")]),
@@ -146,16 +146,17 @@ def register(app: Dash) -> None:
         return int(callback_context.triggered_id["index"])
 
     @app.callback(Output(QUEUE, "children"), Output(DETAIL, "children"), Output(AREA, "data"), Output(RECENT, "children"),
-                  Input(SELECTED, "data"), Input(POLL, "n_intervals"), Input(REFRESH, "data"),
+                  Output(ACTIONS, "hidden"), Input(SELECTED, "data"), Input(POLL, "n_intervals"), Input(REFRESH, "data"),
                   Input(SOCKET_ID, "data-delta-commands"))
     @requires("commands.approve")
     def redraw(selected: int | None, *_: Any) -> Any:
-        rt, language = _rt(), lang()
+        rt, language, user = _rt(), lang(), session["username"]
         area = no_update
         if callback_context.triggered_id == SELECTED and selected is not None:
             area = area_geojson(queries.command_view(rt, selected))
-        return (queue_cards(rt, session["username"], language, selected), detail_view(rt, selected, language), area,
-                recent(rt, language))
+        decidable = selected is not None and any(c["id"] == selected for c in queries.pending_for(rt, user))
+        return (queue_cards(rt, user, language, selected), detail_view(rt, selected, language), area,
+                recent(rt, language), not decidable)
 
     @app.callback(Output(CONFIRM_BOX, "hidden"), Output(CONFIRM, "children"), Output(MSG, "children"), Output(REFRESH, "data"),
                   Input(APPROVE, "n_clicks"), Input(CONFIRM, "n_clicks"), Input(REJECT, "n_clicks"), Input(SELECTED, "data"),

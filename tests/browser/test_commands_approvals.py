@@ -58,6 +58,7 @@ def test_operator_proposes_alert_supervisor_approves_and_delivery_appears(browse
     assert "people reached" in sup.locator("#appr-delivery").inner_text()
     assert "Cell broadcast delivered" in sup.locator("#appr-delivery").inner_text()
     assert sup.locator("#appr-state").get_attribute("data-state") == "executed"
+    assert sup.locator("#appr-actions").is_hidden()  # nothing left to decide
     op.wait_for_selector("td.cmd-state[data-state=executed]", timeout=10_000)
     assert "people reached" in op.locator(".cmd-table").inner_text()
 
