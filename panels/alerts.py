@@ -172,7 +172,6 @@ def layout(**_query: Any) -> html.Div:
                        className="ag-theme-alpine-dark cityops-grid", style={"height": "100%"}),
         ]),
         html.Section(className="panel alerts-detail-panel", children=[
-            html.Div(detail_view(rt, None, language), id=DETAIL),
             html.Div(className="alerts-actions", children=[
                 dcc.Textarea(id=COMMENT, placeholder=t("alerts.action.comment_placeholder", language), className="alerts-comment"),
                 html.Div([html.Button(t("alerts.action.ack", language), id=ACK, className="btn btn-primary"),
@@ -184,6 +183,7 @@ def layout(**_query: Any) -> html.Div:
                           html.Button(t("alerts.action.resolve", language), id=RESOLVE, className="btn")], className="btn-row"),
                 html.Div(id=MSG, className="alerts-msg", role="status"),
             ]),
+            html.Div(detail_view(rt, None, language), id=DETAIL),
         ]),
         html.Section(className="panel alerts-map-panel", children=[
             html.H2(t("alerts.map.title", language)),
@@ -242,7 +242,7 @@ def register(app: Dash) -> None:
         if alert_id is None or callback_context.triggered_id != SELECTED:
             return view, no_update
         a = queries.alert_detail(rt, alert_id)
-        return view, ({"center": [a["lat"], a["lon"]], "zoom": 15, "transition": "flyTo"} if a["lat"] is not None else no_update)
+        return view, ({"center": [a["lat"], a["lon"]], "zoom": 14, "transition": "flyTo"} if a["lat"] is not None else no_update)
 
     @app.callback(Output(MSG, "children"), Output(REFRESH, "data"), Output(COMMENT, "value"),
                   Input(ACK, "n_clicks"), Input(ASSIGN, "n_clicks"), Input(COMMENT_BTN, "n_clicks"), Input(RESOLVE, "n_clicks"),
