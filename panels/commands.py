@@ -8,14 +8,16 @@ which applies the policy (who may propose what) whatever the page shows.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import ALL, Dash, Input, Output, State, callback_context, dcc, html, no_update
 from flask import current_app, session
 
 from actuation import cap, queries, service
-from actuation.commands import PARAMS
+from actuation.commands import PARAMS, validate_params
 from actuation.forms import FieldSpec, form_fields, from_form, to_form
 from actuation.model import CancelCommand, Context, ProposeCommand
 from actuation.policy import load_policy
@@ -85,6 +87,11 @@ def delivery_text(d: dict[str, Any] | None, language: str) -> str:
              at=f"{at} s" if at is not None else t("cmd.delivery.not_reached", language))
 
 
+def local_time(rt: Runtime, iso: str) -> str:
+    """UTC inside, local on screen."""
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(rt.settings.timezone)).strftime("%m-%d %H:%M:%S")
+
+
 def mine_table(rt: Runtime, user: str, language: str) -> Any:
     rows = queries.list_commands(rt, proposer=user, limit=30)
     if not rows:
@@ -93,7 +100,7 @@ def mine_table(rt: Runtime, user: str, language: str) -> Any:
     body = [html.Tr(id={"type": "cmd-row", "index": c["id"]}, className=f"cmd-state-{c['state']}", children=[
         html.Td(str(c["id"])), html.Td(t(f"cmd.type.{c['type']}", language)),
         html.Td(t(f"cmd.state.{c['state']}", language), className="cmd-state", **{"data-state": c["state"]}),
-        html.Td(f"{len(c['approvals'])}/{c['approvals_needed']}"), html.Td(c["created_at"][11:19] + " UTC"),
+        html.Td(f"{len(c['approvals'])}/{c['approvals_needed']}"), html.Td(local_time(rt, c["created_at"])),
         html.Td(outcome(c, language)),
         html.Td(html.Button(t("cmd.cancel", language), id={"type": CANCEL, "index": c["id"]}, className="btn btn-small")
                 if c["state"] in ("proposed", "pending") else "")]) for c in rows]
@@ -103,7 +110,7 @@ def mine_table(rt: Runtime, user: str, language: str) -> Any:
 def layout(**_query: Any) -> html.Div:
     rt, language = _rt(), lang()
     first = "emergency_alert"
-    values = to_form(first, example_params(first, rt.clock.now()), rt.settings.timezone)
+    values = to_form(first, validate_params(first, example_params(first, rt.clock.now())), rt.settings.timezone)
     return html.Div(className="console-page commands", children=[
         dcc.Store(id=REFRESH, data=0), dcc.Interval(id=POLL, interval=2_000),
         html.Section(className="panel cmd-propose", children=[
@@ -140,7 +147,7 @@ def register(app: Dash) -> None:
             values = to_form("emergency_alert", draft["params"], rt.settings.timezone)
             note = t("cmd.cap_imported", language, name=filename or "CAP", notes=" ".join(draft["notes"]))
             return form_children("emergency_alert", values, language), policy_note("emergency_alert", language), "emergency_alert", note
-        values = to_form(type_, example_params(type_, rt.clock.now()), rt.settings.timezone)
+        values = to_form(type_, validate_params(type_, example_params(type_, rt.clock.now())), rt.settings.timezone)
         return form_children(type_, values, language), policy_note(type_, language), no_update, ""
 
     @app.callback(Output(MSG, "children", allow_duplicate=True), Output(REFRESH, "data"),
