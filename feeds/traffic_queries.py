@@ -337,3 +337,17 @@ def buses_geojson(rt: Runtime) -> dict[str, Any]:
         {"type": "Feature", "id": b.bus_id, "geometry": {"type": "Point", "coordinates": [round(b.lon, 5), round(b.lat, 5)]},
          "properties": {"route": b.route}}
         for b in read_buses(rt)]}
+
+
+def selection_geojson(pack: CityPack, kind: str, subject_id: str) -> dict[str, Any]:
+    """The selected link, or every link of the selected corridor, as GeoJSON lines (the map's
+    highlight of what the chart shows)."""
+    if kind == "corridor":
+        corridor = next((c for c in pack.corridors if c.id == subject_id), None)
+        ids = set(corridor.link_ids) if corridor else set()
+    else:
+        ids = {subject_id}
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": ln.id, "properties": {"name": ln.name},
+         "geometry": {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in ln.coords]}}
+        for ln in pack.links if ln.id in ids]}

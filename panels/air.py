@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import dash
 import dash_ag_grid as dag
+import dash_leaflet as dl
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 from flask import current_app
@@ -42,6 +43,7 @@ RANKING = "air-ranking"
 CHART = "air-chart"
 CHART_NOTE = "air-chart-note"
 SELECTED = "air-selected"
+HIGHLIGHT = "air-highlight"
 LIVE_TICK = "live-tick"
 RANKING_MAX_AGE_S = 5.0
 CAI_CLASSES = ("good", "moderate", "unhealthy", "very_unhealthy")
@@ -109,6 +111,10 @@ def chart_figure(rt: Runtime, sensor_id: str | None, pollutant: str, language: s
     return fig, ""
 
 
+def _ring(*, visible: bool) -> dict[str, Any]:
+    return {"color": "#FFFFFF", "weight": 4, "opacity": 1 if visible else 0, "fill": False, "dashArray": "6 4"}
+
+
 def legend(system: str, language: str) -> list[html.Div]:
     """The classes as the map draws them: a colour and a circle that grows with the band."""
     classes = CAI_CLASSES if system == "cai" else US_CLASSES
@@ -145,7 +151,9 @@ def layout(**_query: Any) -> html.Div:
             html.Div(className="air-map-wrap", children=[
                 CityMap(MAP, center=pack.center, snapshots={STATE_DOMAIN: map_state(rt, pollutant, system)},
                         tile_url=rt.settings.tile_url, zoom=11, lang=language, selectable=True, legend=(),
-                        air_domain=STATE_DOMAIN),
+                        air_domain=STATE_DOMAIN,
+                        overlays=(dl.CircleMarker(id=HIGHLIGHT, center=list(pack.center), radius=16, interactive=False,
+                                                  pathOptions=_ring(visible=False)),)),
                 html.Div(legend(system, language), id=LEGEND, className="map-legend air-legend"),
             ]),
         ]),
@@ -213,10 +221,16 @@ def register(app: Dash) -> None:
             chart["data"][0]["y"] = list(day.series.get(pollutant, [None] * len(day.hours)))
         return changes, chart
 
-    @app.callback(Output(SELECTED, "data"), Input(AIR_LAYER, "clickData"), prevent_initial_call=True)
+    @app.callback(Output(SELECTED, "data"), Output(HIGHLIGHT, "center"), Output(HIGHLIGHT, "pathOptions"),
+                  Input(AIR_LAYER, "clickData"), prevent_initial_call=True)
     @requires("view.console")
-    def select(click: dict[str, Any] | None) -> str | Any:
-        return (click or {}).get("id") or no_update
+    def select(click: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+        """The sensor clicked: its chart, and a white ring around it on the map."""
+        sensor_id = (click or {}).get("id")
+        site = next((s for s in lq.city_pack(_rt()).sensors_of("air") if s.id == sensor_id), None)
+        if site is None:
+            return no_update, no_update, no_update
+        return site.id, [site.lat, site.lon], _ring(visible=True)
 
     @app.callback(Output(CHART, "figure"), Output(CHART_NOTE, "children"), Input(SELECTED, "data"),
                   Input(POLLUTANT, "value"), prevent_initial_call=True)

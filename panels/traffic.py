@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import dash
 import dash_ag_grid as dag
+import dash_leaflet as dl
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 from flask import current_app
@@ -37,6 +38,7 @@ CORRIDORS = "traffic-corridors"
 CHART = "traffic-chart"
 CHART_NOTE = "traffic-chart-note"
 SELECTED = "traffic-selected"
+HIGHLIGHT = "traffic-highlight"
 UNVERIFIED_NOTE = "traffic-unverified"
 LIVE_TICK = "live-tick"
 WORST_N = 50
@@ -142,7 +144,9 @@ def layout(**_query: Any) -> html.Div:
                 html.Span(t("traffic.layer.buses", language), className="layer-label"),
                 StalenessBadge("traffic-buses", "bus", language)]),
             CityMap(MAP, center=pack.center, snapshots={"traffic": lq.map_snapshot(rt, "traffic"), "bus": {}},
-                    tile_url=rt.settings.tile_url, zoom=11, lang=language, selectable=True, legend=("traffic", "bus")),
+                    tile_url=rt.settings.tile_url, zoom=11, lang=language, selectable=True, legend=("traffic", "bus"),
+                    overlays=(dl.GeoJSON(id=HIGHLIGHT, data={"type": "FeatureCollection", "features": []},
+                                         style={"color": "#FFFFFF", "weight": 11, "opacity": 0.45}, interactive=False),)),
         ]),
         html.Section(className="panel traffic-worst-panel", children=[
             html.Div(className="panel-head", children=[
@@ -195,11 +199,15 @@ def register(app: Dash) -> None:
             return {"kind": "corridor", "id": corridor_cell["rowId"]}
         return no_update
 
-    @app.callback(Output(CHART, "figure"), Output(CHART_NOTE, "children"), Input(SELECTED, "data"),
-                  prevent_initial_call=True)
+    @app.callback(Output(CHART, "figure"), Output(CHART_NOTE, "children"), Output(HIGHLIGHT, "data"),
+                  Input(SELECTED, "data"), prevent_initial_call=True)
     @requires("view.console")
-    def draw_chart(selected: dict[str, str] | None) -> tuple[go.Figure, str]:
-        return chart_figure(_rt(), selected, lang())
+    def draw_chart(selected: dict[str, str] | None) -> tuple[go.Figure, str, dict[str, Any]]:
+        """The chart of the selection, and the selection drawn on the map (a white halo)."""
+        rt = _rt()
+        fig, note = chart_figure(rt, selected, lang())
+        halo = tq.selection_geojson(lq.city_pack(rt), selected["kind"], selected["id"]) if selected else no_update
+        return fig, note, halo
 
     @app.callback(Output(WORST, "rowTransaction"), Output(WORST_IDS, "data"), Output(CORRIDORS, "rowTransaction"),
                   Output(UNVERIFIED_NOTE, "children"), Output(CHART, "figure", allow_duplicate=True),
