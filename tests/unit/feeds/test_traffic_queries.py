@@ -142,3 +142,14 @@ def test_buses_without_a_position_are_left_off_the_map() -> None:
     buses = tq.bus_positions(latest, NOW)
 
     assert [(b.bus_id, b.route, b.age_s) for b in buses] == [("B2", "R1", 0.0)]
+
+
+def test_selected_corridor_is_drawn_as_all_its_links() -> None:
+    pack = _pack([_link(1), _link(2), _link(3)], (Corridor("C1", "Sejong-daero", ("L1", "L3")),))
+
+    corridor = tq.selection_geojson(pack, "corridor", "C1")
+    link = tq.selection_geojson(pack, "link", "L2")
+
+    assert [f["id"] for f in corridor["features"]] == ["L1", "L3"]
+    assert link["features"][0]["geometry"]["coordinates"][0] == [126.99, 37.57]  # GeoJSON is lon, lat
+    assert tq.selection_geojson(pack, "corridor", "nope")["features"] == []
