@@ -143,3 +143,31 @@ def import_cap() -> Any:
     draft = cap.parse(data, runtime().clock.now())
     log.info("CAP file %s from %s imported as a draft", draft["source"].get("identifier"), draft["source"].get("sender"))
     return jsonify(draft)
+
+
+class RuleOut(BaseModel):
+    type: str
+    safety_critical: bool
+    proposers: list[str]
+    approvals: int
+    approver_roles: list[str]
+    expiry_minutes: float
+    revertible: bool
+
+
+class PolicyOut(BaseModel):
+    rules: list[RuleOut]
+    source: str
+
+
+@endpoint("/commands/policy", "GET", summary="The command policy in force (actuation/policy.json with the safety floor)",
+          tag="commands", response=PolicyOut, permission="view.console")
+def command_policy() -> Any:
+    require("view.console")
+    from actuation.policy import POLICY_FILE, load_policy
+
+    default = runtime().settings.approval_expiry_minutes
+    rules = [{"type": r.type, "safety_critical": r.safety_critical, "proposers": sorted(r.proposers), "approvals": r.approvals,
+              "approver_roles": sorted(r.approver_roles), "expiry_minutes": r.expiry(default), "revertible": r.revertible}
+             for r in load_policy().values()]
+    return jsonify({"rules": rules, "source": POLICY_FILE.name})

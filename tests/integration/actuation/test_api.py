@@ -136,3 +136,11 @@ def test_routes_are_in_the_openapi_document(clients: dict[str, FlaskClient]) -> 
     for p in ("/commands", "/commands/{command_id}", "/commands/{command_id}/approve", "/commands/{command_id}/reject",
               "/commands/{command_id}/cancel", "/commands/{command_id}/cap.xml", "/cap/import"):
         assert p in paths
+
+
+def test_policy_is_readable_with_its_defaults(clients: dict[str, FlaskClient]) -> None:
+    rules = {r["type"]: r for r in clients["op1"].get("/api/v1/commands/policy").json["rules"]}
+
+    assert rules["gas_shutoff"]["approvals"] == 2 and rules["gas_shutoff"]["expiry_minutes"] == 15
+    assert rules["bus_reroute"]["approvals"] == 0
+    assert clients["anon"].get("/api/v1/commands/policy").status_code == 401
