@@ -22,7 +22,8 @@ def fire(rt: Runtime, camera: str = "cam-1", severity: str = "critical") -> int:
     return next(int(a["id"]) for a in changed if a["source"] == camera)
 
 
-def test_critical_alert_escalates_after_the_set_time_and_not_before(rt):
+def test_critical_alert_escalates_after_the_set_time_and_not_before(any_db_rt):
+    rt = any_db_rt
     alert_id = fire(rt)
     rt.clock.advance(minutes=1.9)
 
@@ -38,7 +39,8 @@ def test_critical_alert_escalates_after_the_set_time_and_not_before(rt):
     assert recent_notifications(rt)[0]["alert_id"] == alert_id
 
 
-def test_reminders_repeat_until_acknowledged_then_stop(rt):
+def test_reminders_repeat_until_acknowledged_then_stop(any_db_rt):
+    rt = any_db_rt
     alert_id = fire(rt)
     rt.clock.advance(minutes=2)
     assert [d.reminder for d in check_escalations(rt)] == [0]
