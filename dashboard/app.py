@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ def create_server(rt: Runtime) -> Flask:
     """The Flask server with the REST API and health routes (no pages): what API tests use."""
     server = Flask("cityops")
     server.config.update(
-        SECRET_KEY=rt.settings.secret_key or secrets.token_hex(32),
+        SECRET_KEY=rt.settings.session_secret(),
         MAX_CONTENT_LENGTH=rt.settings.max_batch_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("cityops", description="Prefix of every Redis key, so several instances can share a server.")
     timezone: str = Field("Asia/Seoul", description="Time zone shown on screen and used for shifts.")
     language: Literal["ko", "en"] = Field("ko", description="Default screen language (each user may choose).")
-    secret_key: str | None = Field(None, description="Flask session secret; unset = random per start (sessions end on restart).")
+    secret_key: str | None = Field(None, description="Flask session secret; unset = a random one kept in `<data dir>/secret_key` (mode 0600), so sign-ins survive a restart. Set it (the same value) on every web process behind a load balancer.")
     tile_url: str | None = Field(None, description="Map tile server URL template; unset = draw district boundaries only (offline).")
     retention_days: int = Field(30, ge=1, description="How long rollups of history are kept in SQL.")
     rollup_minutes: Annotated[Literal[1, 5], BeforeValidator(_int_from_env)] = Field(5, description="Width of a history rollup bucket, minutes.")
@@ -53,6 +53,27 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cityops.sqlite3').resolve()}"
+
+    def session_secret(self) -> str:
+        """The configured secret, else one generated once and kept in the data dir.
+
+        A restart must not sign the video wall out: nobody is there to sign it back in.
+        """
+        if self.secret_key:
+            return self.secret_key
+        import os
+        import secrets
+
+        self.ensure_dirs()
+        path = self.data_dir / "secret_key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        value = secrets.token_hex(32)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(value)
+        return value
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
