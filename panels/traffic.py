@@ -49,8 +49,9 @@ def _rt() -> Runtime:
     return current_app.extensions["cityops"]
 
 
-def _num(v: float | None, digits: int = 1) -> str | None:
-    return None if v is None else round(v, digits)  # type: ignore[return-value]
+def _num(v: float | None, digits: int = 1) -> float | None:
+    """Rounded for the table (the grid sorts numbers, so they stay numbers; units are in the headers)."""
+    return None if v is None else round(v, digits)
 
 
 # -- read models as rows ----------------------------------------------------------------------
