@@ -88,6 +88,9 @@ def main() -> None:
     timed("traffic: worst 50 links", lambda: traffic_queries.worst_links(states.values(), n=50))  # type: ignore[union-attr]
     timed("traffic: corridor times", lambda: traffic_queries.corridor_times(pack, states))  # type: ignore[arg-type]
     timed("traffic: speed vs usual, one link (4 weeks)", lambda: traffic_queries.read_speed_history(rt, pack, "link", links[0].id))
+    if args.database_url:  # leave the shared database as it was
+        with rt.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{args.database_schema}" CASCADE')
     rt.close()
 
 
