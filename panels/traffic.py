@@ -73,7 +73,7 @@ def corridor_row(c: tq.CorridorTime, language: str) -> dict[str, Any]:
     minutes = None if c.travel_time_s is None else c.travel_time_s / 60
     return {"id": c.corridor_id, "name": c.name, "time": _num(minutes), "free": _num(c.free_travel_time_s / 60),
             "ratio": _num(c.ratio, 2), "speed": _num(c.speed_kmh),
-            "note": t("traffic.withheld", language) if c.travel_time_s is None else ""}
+            "note": t("traffic.withheld", language) if c.travel_time_s is None else "", "reason": c.reason or ""}
 
 
 def _tables(rt: Runtime, language: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
@@ -165,7 +165,7 @@ def layout(**_query: Any) -> html.Div:
             _grid(CORRIDORS, [col("name", "traffic.col.corridor", flex=4, tooltipField="name"), col("time", "traffic.col.time", type="numericColumn"),
                               col("free", "traffic.col.free_time", type="numericColumn"),
                               col("ratio", "traffic.col.ratio", type="numericColumn"),
-                              col("speed", "traffic.col.speed", type="numericColumn"), col("note", "traffic.col.status")],
+                              col("speed", "traffic.col.speed", type="numericColumn"), col("note", "traffic.col.status", tooltipField="reason")],
                   corridors, "ratio"),
         ]),
         html.Section(className="panel traffic-chart-panel", children=[
