@@ -7,16 +7,20 @@ validate + QA (`feeds.qa.assess`, pure) → store, in this order:
    ``qa_counts`` (bucket of `settings.rollup_minutes`; outcomes accepted (unflagged), flagged,
    quarantined, rejected);
 2. inside it, one Redis MULTI/EXEC: accepted values appended to the domain streams (entries of at
-   most `STREAM_CHUNK` observations, field ``batch``), latest state per sensor (pipelined HSET),
-   outcome counters for /metrics (hash ``{p}:metrics:ingest``, field ``source|outcome``), feed
-   heartbeats;
+   most `STREAM_CHUNK` observations, field ``batch``), latest state per sensor (one Lua script
+   per domain, `feeds.latest`: never goes backwards), outcome counters for /metrics (hash
+   ``{p}:metrics:ingest``, field ``source|outcome``), feed heartbeats, and with an
+   Idempotency-Key the request's remembered answer (`feeds.idempotency`);
 3. the SQL transaction commits; the changed latest states go to the Runtime's `DeltaCoalescer`.
 
 Nothing accepted is lost: if Redis fails, EXEC never ran (Redis drops a MULTI whose connection
 went away), the SQL transaction rolls back, the trailing statistics are taken back, and the caller
 gets `Unavailable` (HTTP 503): **nothing of the batch was stored, retry the whole batch**. The
 one window left is a connection lost after EXEC ran but before its reply arrived, or an SQL commit
-failing after EXEC: the retry then stores the accepted values twice (at least once, never zero).
+failing after EXEC: without an Idempotency-Key the retry then stores the accepted values twice
+(at least once, never zero); with one, the answer was remembered in that EXEC and the retry is
+answered from it (exactly once in Redis; after an SQL commit failure it is the batch's quarantine
+rows and qa_counts that are missing).
 
 Trailing statistics (3-sigma check) live in memory per process (`feeds.qa.TrailingStats`) and
 are persisted every `STATS_PERSIST_S` seconds as hour buckets in Redis
@@ -25,10 +29,10 @@ a process loads the last 24 of them on its first batch, so a restart keeps the h
 last persist (at most `STATS_PERSIST_S` of it is lost). Two processes ingesting the *same* sensor
 would overwrite each other's buckets (last writer wins); sensors normally arrive by one path.
 
-Latest state: an observation carrying every quantity of its sensor, none quarantined, replaces
-the sensor's state; otherwise (a partial observation, a quarantined value) the stored state is
-read first (one HMGET per batch) and merged, so a quarantined value never replaces the last good
-value. Within a batch, the last observation of a sensor wins; across batches, the last written.
+Latest state (`feeds.latest`): per quantity, the newest observation wins, within a batch and
+across batches and processes (late or replayed data is stored on the stream and counted in
+rollups, but never moves the latest state backwards); a quarantined value never replaces the last
+good value, it changes the quantity's qa only.
 """
 from __future__ import annotations
 
@@ -43,10 +47,10 @@ from typing import Any
 import orjson
 import redis
 
-from feeds import qa, sensors
-from feeds.qa import FLAGGED, OK, QUARANTINED, REJECTED, Assessed, BatchVerdict, Rejection, TrailingStats
+from feeds import idempotency, latest, qa, sensors
+from feeds.qa import FLAGGED, OK, QUARANTINED, REJECTED, BatchVerdict, Rejection, TrailingStats
 from feeds.sensors import DOMAIN_OF_KIND, register_sensor, register_sites  # noqa: F401 - the contract's names
-from store.errors import Unavailable
+from store.errors import Conflict, Unavailable
 from store.models.core import QaCount, QuarantinedObservation
 from store.runtime import Runtime
 from store.upsert import upsert
@@ -109,10 +113,12 @@ def metrics_key(rt: Runtime) -> str:
     return rt.redis.keys.key("metrics", "ingest")
 
 
-def ingest(rt: Runtime, observations: Sequence[Any], source: str) -> IngestResult:
+def ingest(rt: Runtime, observations: Sequence[Any], source: str, *, claim: idempotency.Claim | None = None) -> IngestResult:
     """Validate, QA and store a batch; see the module docstring for what is written where.
 
     Raises `Unavailable` (503) when Redis or the database is down: then nothing was stored.
+    With a `claim` (an Idempotency-Key, `feeds.idempotency`) the answer is remembered in the
+    same MULTI/EXEC as the batch; `Conflict` if the claim was lost before EXEC (nothing stored).
     """
     st = _state(rt)
     reg = sensors.registry(rt)
@@ -125,8 +131,11 @@ def ingest(rt: Runtime, observations: Sequence[Any], source: str) -> IngestResul
             verdict = qa.assess(observations, reg.specs, st.stats)
         if len(st.stats.by_sensor) >= 2 * st.frozen_at + 500:
             _freeze(st)
+        c = verdict.counts
+        result = IngestResult(len(observations), c[OK] + c[FLAGGED], c[FLAGGED], c[QUARANTINED], c[REJECTED],
+                              tuple(verdict.rejections))
         try:
-            changes = _store(rt, verdict, source)
+            changes = _store(rt, verdict, source, claim, result)
         except BaseException:
             qa.undo(verdict)
             raise
@@ -136,20 +145,19 @@ def ingest(rt: Runtime, observations: Sequence[Any], source: str) -> IngestResul
             st.persisted_at = now
     for domain, states in changes.items():
         rt.coalescer.add(domain, states)
-    c = verdict.counts
     if verdict.rejections:
         first = verdict.rejections[0]
         log.warning("ingest %s: %d values rejected, first at index %d: %s", source, c[REJECTED], first.index, first.reason)
-    return IngestResult(len(observations), c[OK] + c[FLAGGED], c[FLAGGED], c[QUARANTINED], c[REJECTED],
-                        tuple(verdict.rejections))
+    return result
 
 
-def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[str, dict[str, Any]]]:
+def _store(rt: Runtime, verdict: BatchVerdict, source: str, claim: idempotency.Claim | None = None,
+           result: IngestResult | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Write one assessed batch (SQL transaction around one Redis MULTI); returns the new latest states."""
     now = rt.clock.now()
     streams: dict[str, list[dict[str, Any]]] = {}
     states: dict[str, dict[str, dict[str, Any]]] = {}
-    merge: dict[str, list[Assessed]] = {}
+    full: dict[str, set[str]] = {}  # per domain, the sensors whose candidate may replace the stored state
     quarantine_rows = []
     for a in verdict.assessed:
         sensor = a.sensor
@@ -161,13 +169,24 @@ def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[st
             for q, v, why in a.quarantined:
                 quarantine_rows.append({"sensor_id": sensor.id, "time": a.time, "quantity": q, "value": float(v),
                                         "reason": why[:200], "received_at": now, "state": "held"})
-        per = states.setdefault(domain, {})
-        if not a.quarantined and len(a.values) == len(sensor.rows) and sensor.id not in per:
-            per[sensor.id] = {"t": a.time_iso, "v": a.values, "qa": a.qa, "d": sensor.district}
+        per = states.get(domain)
+        if per is None:
+            per = states[domain] = {}
+            full[domain] = set()
+        sid = sensor.id
+        if a.quarantined:
+            cand = {"t": a.time_iso, "v": a.values, "qa": {**a.qa, **{q: QUARANTINED for q, _v, _w in a.quarantined}},
+                    "d": sensor.district}
         else:
-            merge.setdefault(domain, []).append(a)
-    if merge:
-        _merge_latest(rt, states, merge)
+            cand = {"t": a.time_iso, "v": a.values, "qa": a.qa, "d": sensor.district}
+        prev = per.get(sid)
+        if prev is not None:  # the sensor twice in one batch: folded here by the same rule as in Redis
+            cand = latest.merge_state(prev, cand) or prev
+        per[sid] = cand
+        if not a.quarantined and len(cand["v"]) == len(sensor.rows) and (prev is None or latest.is_full(cand, len(sensor.rows))):
+            full[domain].add(sid)
+        elif prev is not None:
+            full[domain].discard(sid)
 
     counts = {COUNT_LABELS[k]: n for k, n in verdict.counts.items() if n}
     bucket = _bucket(now, rt.settings.rollup_minutes)
@@ -180,50 +199,35 @@ def _store(rt: Runtime, verdict: BatchVerdict, source: str) -> dict[str, dict[st
                 upsert(s, QaCount.__table__, [{"bucket_start": bucket, "outcome": k, "n": n} for k, n in counts.items()],  # type: ignore[arg-type]
                        keys=["bucket_start", "outcome"], update=lambda ex, t: {"n": t.c.n + ex.n})
             pipe = rt.redis.client.pipeline(transaction=True)
+            if claim is not None:
+                idempotency.guard(pipe, claim)
             for domain, items in streams.items():
                 for start in range(0, len(items), STREAM_CHUNK):
                     rt.redis.append(domain, {"batch": _dumps(items[start:start + STREAM_CHUNK])}, pipe=pipe)
+            replies: list[tuple[str, int]] = []
             for domain, per in states.items():
-                if per:  # serialised here with orjson: RedisStore.set_latest's json is 4x slower
-                    pipe.hset(rt.redis.keys.latest(domain), mapping={k: _dumps(v) for k, v in per.items()})
+                if per:  # serialised with orjson: RedisStore.set_latest's json is 4x slower
+                    fd = full[domain]
+                    replies.append((domain, len(pipe)))
+                    latest.queue_merge(pipe, rt.redis.keys.latest(domain), {k: per[k] for k in fd},
+                                       {k: v for k, v in per.items() if k not in fd} if len(fd) < len(per) else {}, _dumps)
                     rt.redis.touch_feed(domain, at, pipe=pipe)
             mkey = metrics_key(rt)
             for outcome, n in counts.items():
                 pipe.hincrby(mkey, f"{source}|{outcome}", n)
-            pipe.execute()
+            if claim is not None and result is not None:
+                idempotency.remember(pipe, claim, 200, result.to_json())
+            done = pipe.execute()
+            for domain, i in replies:
+                latest.apply_reply(done[i], states[domain])
+    except redis.WatchError:
+        log.warning("ingest %s: the idempotency claim was taken over before EXEC; batch not stored", source)
+        raise Conflict("the claim on this Idempotency-Key expired and another request took it; retry",
+                       key="idempotency_in_progress") from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.error("ingest %s: Redis unavailable, batch of %d observations not stored: %s", source, len(verdict.assessed), exc)
         raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
     return states
-
-
-def _merge_latest(rt: Runtime, states: dict[str, dict[str, dict[str, Any]]], merge: dict[str, list[Assessed]]) -> None:
-    """Fold partial or partly quarantined observations onto the stored (or in-batch) state."""
-    need = {d: sorted({a.sensor.id for a in items if a.sensor.id not in states.get(d, {})}) for d, items in merge.items()}
-    stored: dict[str, dict[str, Any]] = {}
-    try:
-        pipe = rt.redis.client.pipeline(transaction=False)
-        order = [(d, ids) for d, ids in need.items() if ids]
-        for d, ids in order:
-            pipe.hmget(rt.redis.keys.latest(d), ids)
-        for (d, ids), raws in zip(order, pipe.execute() if order else [], strict=True):
-            for sid, raw in zip(ids, raws, strict=True):
-                if raw:
-                    stored[f"{d}\0{sid}"] = orjson.loads(raw)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        log.error("ingest: Redis unavailable reading latest states: %s", exc)
-        raise Unavailable("Redis is unavailable; nothing of this batch was stored — retry the whole batch") from exc
-    for d, items in merge.items():
-        per = states.setdefault(d, {})
-        for a in items:
-            sid = a.sensor.id
-            old = per.get(sid) or stored.get(f"{d}\0{sid}") or {"t": a.time_iso, "v": {}, "qa": {}}
-            new_qa = {**a.qa, **{q: QUARANTINED for q, _v, _w in a.quarantined}}
-            old_t, old_v, old_qa = old.get("t") or "", old.get("v") or {}, old.get("qa") or {}
-            if a.time_iso >= old_t:  # ISO UTC strings of one format order as times do
-                per[sid] = {"t": a.time_iso, "v": {**old_v, **a.values}, "qa": {**old_qa, **new_qa}, "d": a.sensor.district}
-            else:  # an older observation only fills in what the newer state lacks
-                per[sid] = {"t": old_t, "v": {**a.values, **old_v}, "qa": {**new_qa, **old_qa}, "d": a.sensor.district}
 
 
 def _freeze(st: _IngestState) -> None:

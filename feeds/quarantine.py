@@ -17,7 +17,7 @@ import orjson
 import redis
 from sqlalchemy import func, select, update
 
-from feeds import sensors
+from feeds import latest, sensors
 from feeds.qa import RELEASED
 from store import audit
 from store.errors import Conflict, NotFound, Unavailable, ValidationError
@@ -110,19 +110,16 @@ def _publish(rt: Runtime, spec: sensors.SensorSpec, row: Q) -> dict[str, Any] | 
     t_iso = row.time.isoformat()
     item = {"sensor_id": spec.id, "kind": spec.kind, "district": spec.district, "time": t_iso,
             "values": {row.quantity: row.value}, "qa": {row.quantity: RELEASED}}
+    # The latest state takes the value only if nothing newer of that quantity arrived since
+    # (`feeds.latest`: per quantity, atomic against ingest writing the same sensor).
+    cand = {"t": t_iso, "v": {row.quantity: row.value}, "qa": {row.quantity: RELEASED}, "d": spec.district}
     try:
-        raw = rt.redis.client.hget(rt.redis.keys.latest(spec.domain), spec.id)
-        latest = orjson.loads(raw) if raw else None
-        state = None
-        if latest is None or (latest.get("t") or "") <= t_iso:
-            latest = latest or {"t": t_iso, "v": {}, "qa": {}, "d": spec.district}
-            state = {**latest, "t": max(latest.get("t") or t_iso, t_iso), "v": {**latest.get("v", {}), row.quantity: row.value},
-                     "qa": {**latest.get("qa", {}), row.quantity: RELEASED}}
         pipe = rt.redis.client.pipeline(transaction=True)
         pipe.xadd(rt.redis.keys.stream(spec.domain), {"batch": orjson.dumps([item])}, maxlen=1_000_000, approximate=True)
-        if state is not None:
-            pipe.hset(rt.redis.keys.latest(spec.domain), spec.id, orjson.dumps(state))
-        pipe.execute()
+        latest.queue_merge(pipe, rt.redis.keys.latest(spec.domain), {}, {spec.id: cand})
+        states: dict[str, dict[str, Any]] = {spec.id: cand}
+        latest.apply_reply(pipe.execute()[1], states)
+        state = states.get(spec.id)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.error("release of quarantined value %d: Redis unavailable: %s", row.id, exc)
         raise Unavailable("Redis is unavailable; the value stays held — retry the release") from exc

@@ -4,10 +4,12 @@ An in-process Redis (fakeredis) when ``CITYOPS_REDIS_URL`` is unset, a real serv
 both speak the same commands, so every caller is written once.
 
 Layout (``{p}`` is ``CITYOPS_REDIS_PREFIX``):
-    {p}:latest:{domain}      hash  entity id -> JSON {"t": iso time, "v": {q: value}, "qa": {q: status}}
+    {p}:latest:{domain}      hash  entity id -> JSON {"t": iso time, "v": {q: value}, "qa": {q: status}[, "tq"]}
+                             (sensor domains written only through feeds.latest: never backwards)
     {p}:stream:{domain}      stream of ingested batches, read by consumer groups
     {p}:delta:{domain}       pub/sub channel of coalesced deltas (JSON)
     {p}:feeds                hash  domain -> unix time of its last data (staleness)
+    {p}:idem:obs:{hash}      string an Idempotency-Key's pending or done record (feeds.idempotency)
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ Who may call what:
 
 A batch of observations is checked for its envelope only (JSON, an ``observations`` list, size):
 a problem there is a 400 for the whole batch; a problem with one observation is a rejection in
-the answer, with its index, and the others are still stored. The body is not validated through
+the answer, with its index, and the others are still stored. With an ``Idempotency-Key`` header a
+retried batch is stored once (`feeds.idempotency`). The body is not validated through
 pydantic (50,000 observations would take longer to validate than to store); the models below
 document it in the OpenAPI file.
 """
@@ -28,7 +29,7 @@ from flask import jsonify, request, session
 from pydantic import BaseModel, Field
 
 from dashboard.api import endpoint, parse_body, require, runtime
-from feeds import quarantine, sensors
+from feeds import idempotency, quarantine, sensors
 from feeds.ingest import ingest
 from feeds.qa import QUANTITIES
 from store import accounts
@@ -155,14 +156,29 @@ def put_sensor(sensor_id: str) -> Any:
     return jsonify(out), 201 if created else 200
 
 
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LEN},
+    "description": ("Optional; a unique value per batch (a UUID). A retry with the same key and the same body is "
+                    "answered with the first request's answer and stores nothing again (response header "
+                    "Idempotent-Replay: true); the same key with a different body is 409 idempotency_mismatch; "
+                    "while the first request is still being stored, 409 idempotency_in_progress (retry shortly). "
+                    f"Keys are remembered {idempotency.DONE_TTL_S // 3600} h per API key."),
+}
+
+
 @endpoint("/observations", "POST", summary="Post a batch of observations", tag="ingest", body=ObservationBatch,
-          response=IngestOut, auth="api_key",
-          responses={400: "malformed batch (not JSON, no observations list)",
+          response=IngestOut, auth="api_key", params=[IDEMPOTENCY_PARAM],
+          responses={400: "malformed batch (not JSON, no observations list), or a bad Idempotency-Key",
+                     409: "Idempotency-Key reused with a different body (idempotency_mismatch), or its first "
+                          "request is still being stored (idempotency_in_progress: retry shortly)",
                      413: "more than max_batch_observations or max_batch_bytes",
-                     503: "Redis or the database is down: nothing was stored, retry the whole batch"})
+                     503: "Redis or the database is down: nothing was stored, retry the whole batch (same Idempotency-Key)"})
 def post_observations() -> Any:
     rt = runtime()
     key_name = _api_key_name()
+    idem = request.headers.get("Idempotency-Key")
+    if idem is not None:
+        idem = idempotency.check_key(idem)
     limit_bytes = rt.settings.max_batch_bytes
     if request.content_length is not None and request.content_length > limit_bytes:
         raise TooLarge(f"the body is {request.content_length} bytes; at most {limit_bytes} per batch")
@@ -180,7 +196,22 @@ def post_observations() -> Any:
         raise ValidationError("the batch holds no observations")
     if len(batch) > rt.settings.max_batch_observations:
         raise TooLarge(f"{len(batch)} observations; at most {rt.settings.max_batch_observations} per batch")
-    result = ingest(rt, batch, source="http")
+    claim = None
+    if idem is not None:
+        found = idempotency.claim(rt, key_name, idem, idempotency.fingerprint(raw))
+        if isinstance(found, idempotency.Replay):
+            log.info("api key %s: Idempotency-Key replayed, batch of %d not stored again", key_name, len(batch))
+            reply = jsonify(found.body)
+            reply.status_code = found.status
+            reply.headers["Idempotent-Replay"] = "true"
+            return reply
+        claim = found
+    try:
+        result = ingest(rt, batch, source="http", claim=claim)
+    except BaseException:
+        if claim is not None:
+            idempotency.release(rt, claim)
+        raise
     log.debug("api key %s posted %d observations", key_name, len(batch))
     return jsonify(result.to_json())
 
