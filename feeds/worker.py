@@ -6,9 +6,13 @@ into the SQL ``rollups`` table, per sensor, per district and city-wide, in bucke
 `settings.rollup_minutes`. Delivery is exactly once into history:
 
 - entries are acknowledged only after the SQL transaction that applied them committed;
-- the same transaction records each applied entry id in ``rollup_entries``; an entry that comes
-  round again (a worker committed, then died before acknowledging) is skipped, and two workers
-  racing on one entry cannot both commit it (primary key), the loser rolls back and retries;
+- the same transaction records each applied entry in ``rollup_entries`` by the digest of its
+  content (``sha:`` + BLAKE2b-128 of the ``batch`` field; entry ids recorded before that are still
+  recognised); an entry that comes round again (a worker committed, then died before
+  acknowledging) is skipped, and so is a byte-identical entry under another id (a batch stored
+  twice because a retry without an Idempotency-Key followed a lost reply: the same observations,
+  same times, same values); two workers racing on one entry cannot both commit it (primary key),
+  the loser rolls back and retries;
 - on start and every `CLAIM_EVERY_S`, a worker takes over entries another consumer read but left
   unacknowledged for `CLAIM_IDLE_MS` (it died), with XAUTOCLAIM.
 
@@ -17,6 +21,7 @@ Rollups and applied-entry records older than `settings.retention_days` are delet
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -129,6 +134,12 @@ def _decode(entries: Sequence[tuple[str, dict[str, str]]]) -> tuple[dict[str, li
     return good, bad
 
 
+def content_id(batch: str | bytes) -> str:
+    """What ``rollup_entries`` records for an entry: the digest of its ``batch`` field (36 chars)."""
+    data = batch.encode() if isinstance(batch, str) else batch
+    return "sha:" + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def apply_entries(rt: Runtime, domain: str, entries: Sequence[tuple[str, dict[str, str]]]) -> list[str]:
     """Fold entries into the rollups in one transaction; returns the ids that may now be acked.
 
@@ -139,15 +150,22 @@ def apply_entries(rt: Runtime, domain: str, entries: Sequence[tuple[str, dict[st
     good, bad = _decode(entries)
     now = rt.clock.now()
     if good:
+        raw = dict(entries)
+        digest = {i: content_id(raw[i]["batch"]) for i in good}
         with rt.session() as s:
             ids = list(good)
-            done = set(s.scalars(select(RollupEntry.entry_id).where(RollupEntry.stream == domain, RollupEntry.entry_id.in_(ids))))
-            fresh = [i for i in ids if i not in done]
-            if done:
-                log.info("rollup %s: %d entries were applied before (a worker died before acking)", domain, len(done))
+            done = set(s.scalars(select(RollupEntry.entry_id).where(
+                RollupEntry.stream == domain, RollupEntry.entry_id.in_(ids + list(set(digest.values()))))))
+            fresh: dict[str, str] = {}  # digest -> entry id: a byte-identical twin in this read counts once
+            for i in ids:
+                if i not in done and digest[i] not in done:
+                    fresh.setdefault(digest[i], i)
+            if len(fresh) < len(ids):
+                log.info("rollup %s: %d entries applied before (a worker died before acking, or a batch stored twice)",
+                         domain, len(ids) - len(fresh))
             if fresh:
-                s.execute(RollupEntry.__table__.insert(), [{"stream": domain, "entry_id": i, "applied_at": now} for i in fresh])
-                aggs = aggregate((item for i in fresh for item in good[i]), rt.settings.rollup_minutes, rt.settings.city)
+                s.execute(RollupEntry.__table__.insert(), [{"stream": domain, "entry_id": d, "applied_at": now} for d in fresh])
+                aggs = aggregate((item for i in fresh.values() for item in good[i]), rt.settings.rollup_minutes, rt.settings.city)
                 _upsert_rollups(s, aggs, rt.settings.rollup_minutes)
     return [e for e, _f in entries]
 

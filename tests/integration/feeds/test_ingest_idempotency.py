@@ -15,8 +15,9 @@ from dashboard.app import create_server
 from feeds import idempotency, worker
 from feeds.ingest import ingest
 from store import accounts
-from store.errors import Conflict
+from store.errors import Conflict, Unavailable
 from store.models.core import Rollup
+from store.models.feeds import RollupEntry
 from store.redis_store import RedisStore
 from store.runtime import Runtime
 from store.settings import Settings
@@ -220,3 +221,39 @@ def test_openapi_documents_the_idempotency_key(gw: Gateway) -> None:
 
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in op["parameters"])
     assert "idempotency_mismatch" in op["responses"]["409"]["description"]
+
+
+# -- the stream side: the rollup worker counts a batch stored twice once -----------------------
+def test_unkeyed_retry_after_a_lost_reply_is_on_the_stream_twice_but_rolled_up_once(demo_sensors: Runtime,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    rt = demo_sensors
+    observations = batch(rt)["observations"]
+
+    def exec_then_lose_reply(real: Any) -> Any:
+        real()
+        raise redis.ConnectionError("Connection reset by peer")
+
+    transaction_pipelines(rt, monkeypatch, exec_then_lose_reply)
+    with pytest.raises(Unavailable):
+        ingest(rt, observations, source="test")
+    monkeypatch.undo()
+    ingest(rt, observations, source="test")  # the retry
+
+    assert stream_len(rt) == 2
+    assert city_pm25_count(rt) == 2  # two pm25 values, not four
+    assert rt.redis.pending_count("air", worker.GROUP) == 0  # the twin was acknowledged
+
+
+def test_entries_recorded_by_id_before_digests_are_still_not_applied_again(demo_sensors: Runtime) -> None:
+    rt = demo_sensors
+    worker.ensure_groups(rt)
+    ingest(rt, batch(rt)["observations"], source="test")
+    ((entry_id, fields),) = rt.redis.client.xrange(rt.redis.keys.stream("air"))
+    with rt.session() as s:
+        s.add(RollupEntry(stream="air", entry_id=entry_id, applied_at=rt.clock.now()))
+
+    acked = worker.apply_entries(rt, "air", [(entry_id, fields)])
+
+    assert acked == [entry_id]
+    with rt.session() as s:
+        assert list(s.scalars(select(Rollup.n))) == []
