@@ -2,6 +2,7 @@
 
     python bench/ingest.py                 # Seoul scale: 1,100 air sensors x 9 + 5,200 detectors x 3
     python bench/ingest.py --http          # also through POST /api/v1/observations (Flask test client)
+    python bench/ingest.py --http --idempotency   # ... each request with an Idempotency-Key
     python bench/ingest.py --profile 25    # and the top 25 functions of a cProfile run
     python bench/ingest.py --smoke         # a few small batches (what the test suite runs)
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default=os.environ.get("CITYOPS_DATABASE_URL"))
     p.add_argument("--repeat", type=int, default=3, help="timed runs; the best wall time is the figure (the machine is shared)")
     p.add_argument("--http", action="store_true", help="also measure POST /api/v1/observations (in-process test client)")
+    p.add_argument("--idempotency", action="store_true", help="with --http: send a fresh Idempotency-Key on every request")
     p.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N functions of a cProfile run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # rejections are logged per batch; the figures are the point here
@@ -203,16 +205,20 @@ def bench_http(rt: Any, sites: list[Any], args: argparse.Namespace) -> None:
         batches = make_batches(sites, args.batches, start + timedelta(hours=hours), seed=seed)
         return [orjson.dumps({"observations": b[i:i + per]}) for b in batches for i in range(0, len(b), per)]
 
+    def headers() -> dict[str, str]:
+        return {"X-API-Key": key, **({"Idempotency-Key": uuid.uuid4().hex} if args.idempotency else {})}
+
+    keyed = " with an Idempotency-Key" if args.idempotency else ""
     c = server.test_client()
     chunks = requests_from(11, 1)
     w0, c0, n = time.perf_counter(), time.process_time(), 0
     for body in chunks:
-        r = c.post("/api/v1/observations", data=body, headers={"X-API-Key": key}, content_type="application/json")
+        r = c.post("/api/v1/observations", data=body, headers=headers(), content_type="application/json")
         if r.status_code != 200:
             raise SystemExit(f"HTTP {r.status_code}: {r.get_data(as_text=True)[:200]}")
         n += r.json["observations"]
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    print(f"http (POST /api/v1/observations, {per:,} per request, Flask test client, no socket): {n / wall:,.0f} obs/s "
+    print(f"http (POST /api/v1/observations, {per:,} per request{keyed}, Flask test client, no socket): {n / wall:,.0f} obs/s "
           f"(wall {wall:.2f} s for {len(chunks)} requests; this process CPU {cpu:.2f} s)")
 
     httpd = make_server("127.0.0.1", 0, server, threaded=True)
@@ -223,8 +229,7 @@ def bench_http(rt: Any, sites: list[Any], args: argparse.Namespace) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", httpd.server_port, timeout=120)
         w0, c0, n = time.perf_counter(), time.process_time(), 0
         for body in chunks:
-            conn.request("POST", "/api/v1/observations", body=body,
-                         headers={"X-API-Key": key, "Content-Type": "application/json"})
+            conn.request("POST", "/api/v1/observations", body=body, headers={**headers(), "Content-Type": "application/json"})
             resp = conn.getresponse()
             payload = resp.read()
             if resp.status != 200:
