@@ -109,7 +109,10 @@ for n = 1, #ids do
   if raw then
     local st = string.match(raw, '^{"t":"([^"]*)"')
     if not (n <= nfull and st and ge(string.match(cand, '^{"t":"([^"]*)"'), st)) then
-      result = merge(cjson.decode(raw), cjson.decode(cand))
+      local ok, old = pcall(cjson.decode, raw)
+      if ok and type(old) == 'table' then
+        result = merge(old, cjson.decode(cand))
+      end  -- an unreadable stored state is replaced by the candidate, not an error mid-MULTI
       out[#out + 1] = id
       out[#out + 1] = result or ''
     end

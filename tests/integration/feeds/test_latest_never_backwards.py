@@ -134,3 +134,15 @@ def test_script_and_python_rule_agree(any_redis: RedisStore) -> None:
         pipe.execute()
 
         assert orjson.loads(any_redis.client.hget(key, "s")) == expected
+
+
+def test_unreadable_stored_state_is_replaced_not_an_error(any_redis: RedisStore) -> None:
+    key = any_redis.keys.latest("air")
+    any_redis.client.hset(key, "s", "{not json")
+    cand = {"t": "2026-11-26T10:00:00+00:00", "v": {"a": 1.0}, "qa": {"a": "ok"}, "d": "X"}
+
+    pipe = any_redis.client.pipeline(transaction=True)
+    queue_merge(pipe, key, {}, {"s": cand})
+    pipe.execute()
+
+    assert orjson.loads(any_redis.client.hget(key, "s")) == cand
