@@ -22,6 +22,10 @@ Times are compared as numbers parsed from the ISO text (``YYYY-MM-DDTHH:MM:SS[.f
 not as Lua strings: Lua compares strings with ``strcoll``, and Redis sets the collation locale.
 It is sent with EVAL, not EVALSHA: a script missing from the cache (restart, SCRIPT FLUSH)
 inside a MULTI would fail alone while the stream appends around it succeed.
+
+Cost (bench/ingest.py, Seoul scale, real Redis 7.0): redis-server CPU per 75,600 observations
+went from about 0.06 s (a plain HSET) to 0.25 s, about 2.5 us per sensor state, spent while the
+ingesting process waits for EXEC; the ingesting process itself no longer reads states back.
 """
 from __future__ import annotations
 
