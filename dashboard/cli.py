@@ -18,7 +18,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Migration plumbing and per-job scheduler chatter would bury what an operator needs to see.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return Runtime.start(settings)
 
