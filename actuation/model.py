@@ -56,11 +56,32 @@ class Context:
 
 # Imperative requests (what a user asks for).
 @dataclass(frozen=True)
+class Cause:
+    """What a command was proposed from: an alert and/or an incident (ids checked by the service).
+
+    Kept beside the params, not in them, because the params are what the field system receives
+    and each type's form forbids keys it does not know."""
+
+    alert_id: int | None = None
+    incident_id: int | None = None
+
+    def parent_id(self) -> str | None:
+        """The context parent a proposal from this cause carries, so the audit log answers
+        "what did alert 12 cause" with one query on ``parent_id = 'alert:12'``."""
+        if self.alert_id is not None:
+            return f"alert:{self.alert_id}"
+        if self.incident_id is not None:
+            return f"incident:{self.incident_id}"
+        return None
+
+
+@dataclass(frozen=True)
 class ProposeCommand:
     type: str
     params: dict[str, Any]
     role: str
     context: Context
+    cause: Cause = field(default_factory=Cause)
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,8 @@ class Event:
 @dataclass(frozen=True)
 class CommandProposed(Event):
     type: str = ""
+    alert_id: int | None = None
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,18 +194,20 @@ class Command:
     reason: str | None = None
     version: int = 0
     context_id: str = ""
+    cause: Cause = field(default_factory=Cause)
     events: list[Event] = field(default_factory=list, repr=False)
 
     # -- creation ------------------------------------------------------------------------------
     @classmethod
     def propose(cls, rule: Rule, params: dict[str, Any], role: str, ctx: Context, now: datetime,
-                default_expiry_minutes: float) -> Command:
+                default_expiry_minutes: float, cause: Cause | None = None) -> Command:
         """A new command: pending approval, or approved at once when the policy needs none."""
         check_may_propose(rule, role)
+        cause = cause or Cause()
         cmd = cls(id=None, type=rule.type, params=params, proposer=ctx.user_id, proposer_role=role, state=PROPOSED,
                   created_at=now, approvals_needed=rule.approvals, approver_roles=rule.approver_roles,
-                  context_id=ctx.id)
-        cmd._emit(CommandProposed, ctx, now, type=rule.type)
+                  context_id=ctx.id, cause=cause)
+        cmd._emit(CommandProposed, ctx, now, type=rule.type, alert_id=cause.alert_id, incident_id=cause.incident_id)
         if rule.needs_approval:
             cmd._move("submit")
             cmd.expires_at = now + timedelta(minutes=rule.expiry(default_expiry_minutes))

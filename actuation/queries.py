@@ -45,6 +45,7 @@ def _view(row: CommandRow, approvals: list[ApprovalRow], now: datetime, outbox: 
         "approvals": [{"user": a.user_id, "role": a.role, "at": _iso(a.at)} for a in approvals],
         "safety_critical": bool(rule and rule.safety_critical), "revertible": bool(rule and rule.revertible),
         "reason": row.reason, "version": row.version, "context_id": row.context_id,
+        "alert_id": row.alert_id, "incident_id": row.incident_id,
         "districts": affected_districts(row.type, row.params),
         "affected_population": affected_population(row.type, row.params),
     }

@@ -5,6 +5,8 @@ enforced in one place. Each returns the command's view (`queries.command_view`).
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,7 @@ from actuation.model import (
     PENDING,
     ApproveCommand,
     CancelCommand,
+    Cause,
     Command,
     Context,
     ProposeCommand,
@@ -26,7 +29,7 @@ from actuation.model import (
 from actuation.policy import Policy, load_policy, rule_for
 from actuation.queries import command_view
 from actuation.uow import UnitOfWork
-from store.errors import ValidationError
+from store.errors import NotFound, ValidationError
 from store.models.actuation import CommandRow
 from store.runtime import Runtime
 
@@ -70,14 +73,37 @@ def propose(rt: Runtime, req: ProposeCommand, policy: Policy | None = None) -> d
     _check_times(req.type, params, now)
     if req.type == "emergency_alert" and params.get("msg_type") != "Alert":
         _check_references(rt, params["references"])
+    ctx = req.context
+    if req.cause.alert_id is not None or req.cause.incident_id is not None:
+        _check_cause(rt, req.cause)
+        if ctx.parent_id is None:
+            ctx = dataclasses.replace(ctx, parent_id=req.cause.parent_id())
     with _uow(rt) as uow:
-        cmd = Command.propose(rule, params, req.role, req.context, now, rt.settings.approval_expiry_minutes)
+        cmd = Command.propose(rule, params, req.role, ctx, now, rt.settings.approval_expiry_minutes, cause=req.cause)
         uow.commands.add(cmd)
         uow.commit()
     log.info("command %s %s proposed by %s: %s [ctx %s]", cmd.id, cmd.type, cmd.proposer, cmd.state, req.context.id)
     _publish(rt, cmd)
     assert cmd.id is not None
     return command_view(rt, cmd.id)
+
+
+def _check_cause(rt: Runtime, cause: Cause) -> None:
+    """The alert and incident a command names must exist (404 otherwise), and an alert already
+    grouped into another incident cannot be named with this one (400): a report would place the
+    command in two timelines. Read through the store's models: actuation never imports `alerts`."""
+    try:
+        m = importlib.import_module("store.models.alerts")
+    except ModuleNotFoundError:
+        raise ValidationError("a command cannot name an alert or incident: the alerts domain is not installed") from None
+    with rt.session() as s:
+        alert = s.get(m.Alert, cause.alert_id) if cause.alert_id is not None else None
+        if cause.alert_id is not None and alert is None:
+            raise NotFound(f"no alert {cause.alert_id}", key="no_alert")
+        if cause.incident_id is not None and s.get(m.Incident, cause.incident_id) is None:
+            raise NotFound(f"no incident {cause.incident_id}", key="no_incident")
+        if alert is not None and cause.incident_id is not None and alert.incident_id not in (None, cause.incident_id):
+            raise ValidationError(f"alert {cause.alert_id} belongs to incident {alert.incident_id}, not {cause.incident_id}")
 
 
 def _check_references(rt: Runtime, ids: list[int]) -> None:

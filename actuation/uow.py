@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from actuation.model import Approval, Command, CommandApproved, Event
+from actuation.model import Approval, Cause, Command, CommandApproved, Event
 from store import audit
 from store.errors import Conflict, NotFound, Unavailable
 from store.models.actuation import ApprovalRow, CommandRow, OutboxRow
@@ -74,7 +74,8 @@ def to_domain(row: CommandRow, approvals: Any) -> Command:
                    state=row.state, created_at=row.created_at, approvals_needed=row.approvals_needed,
                    approver_roles=frozenset(row.approver_roles), expires_at=row.expires_at,
                    approvals=[Approval(a.user_id, a.role, a.at, a.context_id) for a in approvals],
-                   reason=row.reason, version=row.version, context_id=row.context_id)
+                   reason=row.reason, version=row.version, context_id=row.context_id,
+                   cause=Cause(row.alert_id, row.incident_id))
 
 
 class UnitOfWork:
@@ -117,7 +118,8 @@ class UnitOfWork:
             row = CommandRow(type=cmd.type, params=cmd.params, state=cmd.state, proposer=cmd.proposer,
                              proposer_role=cmd.proposer_role, approvals_needed=cmd.approvals_needed,
                              approver_roles=sorted(cmd.approver_roles), created_at=cmd.created_at, updated_at=now,
-                             expires_at=cmd.expires_at, reason=cmd.reason, context_id=cmd.context_id, version=1)
+                             expires_at=cmd.expires_at, reason=cmd.reason, context_id=cmd.context_id, version=1,
+                             alert_id=cmd.cause.alert_id, incident_id=cmd.cause.incident_id)
             self.session.add(row)
             self.session.flush()
             cmd.id, cmd.version = row.id, 1

@@ -9,6 +9,7 @@ Names the wall and other pages call:
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -100,7 +101,22 @@ def alert_detail(rt: Runtime, alert_id: int) -> dict[str, Any]:
         out["latest"] = _latest_reading(rt, a)
         out["comments"] = [{"at": _iso(c.at), "author": c.author, "text": c.text}
                            for c in s.scalars(select(AlertComment).where(AlertComment.alert_id == alert_id).order_by(AlertComment.id))]
+        out["commands"] = _commands_from(s, alert_id)
         return out
+
+
+def _commands_from(s: Session, alert_id: int) -> list[dict[str, Any]]:
+    """The commands proposed from this alert, oldest first, with their states (empty when the
+    actuation domain is not installed). Read from the store's table, since alerts never imports
+    `actuation`; a command's ``alert_id`` column is its cause."""
+    try:
+        m = importlib.import_module("store.models.actuation")
+    except ModuleNotFoundError:
+        return []
+    R = m.CommandRow
+    rows = s.scalars(select(R).where(R.alert_id == alert_id).order_by(R.created_at, R.id))
+    return [{"id": r.id, "type": r.type, "state": r.state, "proposer": r.proposer, "created_at": _iso(r.created_at)}
+            for r in rows]
 
 
 _DOMAIN_OF_KIND = {"detector": "traffic", "air": "air", "water": "infra", "gas": "infra", "sewer": "infra", "bridge": "infra"}

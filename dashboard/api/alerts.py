@@ -77,8 +77,17 @@ class CommentOut(BaseModel):
     text: str
 
 
+class CausedCommandOut(BaseModel):
+    id: int
+    type: str
+    state: str
+    proposer: str
+    created_at: str | None
+
+
 class AlertDetailOut(AlertOut):
     history: list[HistoryOut]
+    commands: list[CausedCommandOut]
     comments: list[CommentOut]
 
 
@@ -239,7 +248,7 @@ def alerts_precision() -> Any:
     return jsonify({"days": days, "categories": [p.to_json() for p in rows]})
 
 
-@endpoint("/alerts/<int:alert_id>", summary="One alert with its history and comments", tag="alerts",
+@endpoint("/alerts/<int:alert_id>", summary="One alert with its history, comments and the commands proposed from it", tag="alerts",
           response=AlertDetailOut, permission="view.live", responses={404: "no such alert"})
 def get_alert(alert_id: int) -> Any:
     require("view.live")

@@ -13,7 +13,7 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from actuation import cap, queries, service
-from actuation.model import ApproveCommand, CancelCommand, Context, ProposeCommand, RejectCommand
+from actuation.model import ApproveCommand, CancelCommand, Cause, Context, ProposeCommand, RejectCommand
 from dashboard.api import current_role, endpoint, parse_body, require, runtime
 from store.errors import ValidationError
 
@@ -28,6 +28,8 @@ class CommandIn(BaseModel):
     type: CommandType
     params: dict[str, Any]
     parent_context_id: str | None = Field(None, max_length=40, description="context of what caused it (an alert)")
+    alert_id: int | None = Field(None, ge=1, description="the alert it is proposed from (must exist: 404)")
+    incident_id: int | None = Field(None, ge=1, description="the incident it is proposed for (must exist: 404)")
 
 
 class ApprovalOut(BaseModel):
@@ -48,6 +50,8 @@ class CommandOut(BaseModel):
     time_left_s: float | None
     reason: str | None
     affected_population: int
+    alert_id: int | None
+    incident_id: int | None
 
 
 class CommandList(BaseModel):
@@ -70,12 +74,14 @@ def _ctx(user: str) -> Context:
 
 
 @endpoint("/commands", "POST", summary="Propose a command", tag="commands", body=CommandIn, response=CommandOut,
-          permission="commands.propose", responses={400: "invalid type or params", 403: "role may not propose this type"})
+          permission="commands.propose", responses={400: "invalid type or params, or an alert of another incident",
+                                                    403: "role may not propose this type", 404: "no such alert or incident"})
 def propose_command() -> Any:
     user = require("commands.propose")
     body: CommandIn = parse_body(CommandIn)
     ctx = Context(user_id=user, parent_id=body.parent_context_id)
-    view = service.propose(runtime(), ProposeCommand(body.type, body.params, current_role() or "", ctx))
+    cause = Cause(body.alert_id, body.incident_id)
+    view = service.propose(runtime(), ProposeCommand(body.type, body.params, current_role() or "", ctx, cause))
     return jsonify(view), 201
 
 

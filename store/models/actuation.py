@@ -31,6 +31,9 @@ class CommandRow(Base):
     context_id: Mapped[str40]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # What caused it (migration 0006): plain ids, not foreign keys, since the alerts domain is optional.
+    alert_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ApprovalRow(Base):
