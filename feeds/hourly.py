@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from store.models import Rollup
@@ -36,6 +36,13 @@ def _as_hour(value: object) -> datetime:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
+def usable_buckets() -> ColumnElement[bool]:
+    """The one rule for which rollup buckets count as history: non-empty and without a flagged
+    value (see the module doc). Every reader of rollups (hourly means, the wall's trend) applies
+    this, so a bucket can never count in one figure and not in another."""
+    return and_(Rollup.n > 0, Rollup.flagged == 0)
+
+
 def hourly_means(session: Session, entity_type: str, entity_ids: Iterable[str] | None, quantities: Iterable[str],
                  since: datetime, until: datetime) -> HourlyMeans:
     """Means per clock hour of the buckets starting in [since, until), by entity and quantity.
@@ -47,8 +54,7 @@ def hourly_means(session: Session, entity_type: str, entity_ids: Iterable[str] |
     hour = _hour_expr(dialect).label("hour")
     stmt = (select(Rollup.entity_id, Rollup.quantity, hour, func.sum(Rollup.total), func.sum(Rollup.n))
             .where(Rollup.entity_type == entity_type, Rollup.quantity.in_(list(quantities)),
-                   Rollup.bucket_start >= since, Rollup.bucket_start < until, Rollup.n > 0,
-                   Rollup.flagged == 0)
+                   Rollup.bucket_start >= since, Rollup.bucket_start < until, usable_buckets())
             .group_by(Rollup.entity_id, Rollup.quantity, hour))
     if entity_ids is not None:
         ids = list(entity_ids)

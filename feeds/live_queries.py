@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from feeds import aqi, citypack, traffic_queries
+from feeds import air_queries, aqi, citypack, traffic_queries
+from feeds.hourly import usable_buckets
 from store.clock import utc
 from store.models import Rollup
 from store.runtime import Runtime
@@ -199,9 +200,17 @@ class TrafficKpis:
 
 @dataclass(frozen=True)
 class AirKpis:
-    pm25_mean: float | None
-    worst_district: str | None
-    worst_district_pm25: float | None
+    """The wall's air tiles. Grades and the worst district come from `feeds.air_queries` (the
+    regulatory averaging the air page and ``GET /api/v1/air/districts`` use); only `pm25_now` is a
+    live concentration, and the wall labels it so."""
+
+    pm25_now: float | None  # mean of the district means of the latest validated readings
+    pm25_regulatory: float | None  # mean of the districts' 24 h predicted PM2.5 (AirKorea's C24E)
+    pm25_grade: str | None  # CAI grade of `pm25_regulatory`
+    worst_district: str | None  # the air page's ranking top: the highest district CAI
+    worst_district_cai: int | None
+    worst_district_grade: str | None
+    worst_district_pollutant: str | None  # the pollutant that sets its CAI
     sensors_reporting: int
     excluded: int
 
@@ -217,11 +226,15 @@ def traffic_kpis(rt: Runtime) -> TrafficKpis:
                        summary.congested_links, summary.verified_links, excluded)
 
 
-def air_kpis(rt: Runtime) -> AirKpis:
-    """City-wide PM2.5 = mean of the district means (each district counts once, as AirKorea's)."""
+WALL_AIR_MAX_AGE_S = 5.0  # as the air page's ranking: the regulatory figures move by the hour
+
+
+def city_pm25_now(latest: Mapping[str, Mapping[str, Any]]) -> tuple[float | None, int, int]:
+    """Pure: city-wide PM2.5 from the latest validated readings, as the mean of the district means
+    (each district counts once, as AirKorea's city figure); with the sensors counted and left out."""
     by_district: dict[str, list[float]] = {}
     excluded = n = 0
-    for _sid, state in rt.redis.all_latest("air").items():
+    for state in latest.values():
         good = good_values(state)
         if "pm25" not in good:
             if "pm25" in (state.get("v") or {}):
@@ -230,10 +243,33 @@ def air_kpis(rt: Runtime) -> AirKpis:
         n += 1
         by_district.setdefault(state.get("d") or "?", []).append(float(good["pm25"]))
     if not by_district:
-        return AirKpis(None, None, None, 0, excluded)
-    means = {d: sum(v) / len(v) for d, v in by_district.items()}
-    worst = max(means, key=lambda d: means[d])
-    return AirKpis(round(sum(means.values()) / len(means), 1), worst, round(means[worst], 1), n, excluded)
+        return None, 0, excluded
+    means = [sum(v) / len(v) for v in by_district.values()]
+    return round(sum(means) / len(means), 1), n, excluded
+
+
+def air_figures(districts: list[air_queries.DistrictAir], pm25_now: float | None, reporting: int,
+                excluded: int) -> AirKpis:
+    """Pure: the wall's air tiles from the air page's district ranking (worst first).
+
+    The worst district is the ranking's top when it has a CAI; the city-wide PM2.5 grade is that of
+    the mean of the districts' regulatory PM2.5 figures (24 h predicted), never of a live value.
+    """
+    top = districts[0] if districts and districts[0].cai.value is not None else None
+    pm = [f.concentration for d in districts if (f := d.cai.figures.get("pm25")) is not None and f.concentration is not None]
+    regulatory = sum(pm) / len(pm) if pm else None
+    sub = aqi.cai_sub_index("pm25", regulatory) if regulatory is not None else None
+    return AirKpis(pm25_now, None if regulatory is None else round(regulatory, 1), sub.grade if sub else None,
+                   top.district if top else None, top.cai.value if top else None, top.cai.grade if top else None,
+                   top.cai.pollutant if top else None, reporting, excluded)
+
+
+def air_kpis(rt: Runtime) -> AirKpis:
+    """The wall's air tiles: `air_queries.read_districts` (shared, at most WALL_AIR_MAX_AGE_S old)
+    for grades and the worst district, the latest state for the live concentration."""
+    now, reporting, excluded = city_pm25_now(rt.redis.all_latest("air"))
+    districts = air_queries.read_districts(rt, city_pack(rt), max_age_s=WALL_AIR_MAX_AGE_S)
+    return air_figures(districts, now, reporting, excluded)
 
 
 def district_name(rt: Runtime, name_en: str | None, lang: str) -> str | None:
@@ -310,7 +346,7 @@ def trend_6h(rt: Runtime) -> dict[str, Any]:
             rows = s.execute(
                 select(Rollup.quantity, Rollup.bucket_start, func.sum(Rollup.total), func.sum(Rollup.n))
                 .where(Rollup.entity_type == "city", Rollup.quantity.in_(list(series)),
-                       Rollup.bucket_start >= since, Rollup.n > 0, Rollup.flagged * 2 <= Rollup.n)
+                       Rollup.bucket_start >= since, usable_buckets())
                 .group_by(Rollup.quantity, Rollup.bucket_start).order_by(Rollup.bucket_start)).all()
         for quantity, start, total, n in rows:
             series[quantity].append((utc(start).isoformat(), round(float(total) / float(n), 1)))
@@ -323,4 +359,4 @@ def trend_6h(rt: Runtime) -> dict[str, Any]:
     stamp = now.isoformat()
     return {"history": False, "since": since.isoformat(), "until": stamp,
             "speed": [(stamp, tk.mean_speed_kmh)] if tk.mean_speed_kmh is not None else [],
-            "pm25": [(stamp, ak.pm25_mean)] if ak.pm25_mean is not None else []}
+            "pm25": [(stamp, ak.pm25_now)] if ak.pm25_now is not None else []}

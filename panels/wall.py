@@ -18,7 +18,6 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import current_app
 
 from dashboard.auth import guarded, requires
-from feeds import aqi
 from feeds import live_queries as q
 from panels.components.alert_banner import AlertBanner
 from panels.components.citymap import CityMap, alerts_id
@@ -44,7 +43,7 @@ TILES = (
     ("congestion_index", "wall.kpi.congestion_index", "unit.index", "traffic"),
     ("congested_links", "wall.kpi.congested_links", "unit.links", "traffic"),
     ("pm25", "wall.kpi.pm25", "unit.ugm3", "air"),
-    ("worst_district", "wall.kpi.worst_district", "unit.ugm3", "air"),
+    ("worst_district", "wall.kpi.worst_district", "unit.index", "air"),
     ("open_alerts", "wall.kpi.open_alerts", "unit.alerts", "alerts"),
     ("pending_approvals", "wall.kpi.pending_approvals", "unit.requests", "commands"),
 )
@@ -76,12 +75,29 @@ def _speed_reading(v: float | None, excluded: int) -> Reading:
                    both(f"speed.{cls}") if cls else both("speed.unknown"), note)
 
 
-def _pm_reading(v: float | None, excluded: int) -> Reading:
-    sub = aqi.cai_sub_index("pm25", v) if v is not None else None
-    note = both("live.flagged_count", n=excluded) if excluded else ""
-    if sub is None:
-        return Reading("–", "unknown", both("live.no_data"), note)
-    return Reading(_num(v), CAI_STATUS[sub.grade], both(f"cai.{sub.grade}"), note)
+def _air_reading(value: str, grade: str | None, note: str = "", unit: str | None = None) -> Reading:
+    """A tile whose colour and words are a CAI grade (from the regulatory figures, `air_kpis`)."""
+    if grade is None:
+        return Reading(value, "unknown", both("live.no_data"), note, unit)
+    return Reading(value, CAI_STATUS[grade], both(f"cai.{grade}"), note, unit)
+
+
+def _pm25_tile(ak: q.AirKpis) -> Reading:
+    """The live concentration as the value, labelled "now"; the grade and its figure are the 24 h
+    predicted mean's, so the colour never disagrees with the air page or the alerts."""
+    notes = [both("wall.pm25_graded_by", v=_num(ak.pm25_regulatory))] if ak.pm25_regulatory is not None else []
+    if ak.excluded:
+        notes.append(both("live.flagged_count", n=ak.excluded))
+    return _air_reading(_num(ak.pm25_now), ak.pm25_grade, " · ".join(notes))
+
+
+def _worst_district_tile(rt: Runtime, ak: q.AirKpis) -> Reading:
+    """The air page's ranking top, with its CAI and the pollutant that sets it."""
+    if ak.worst_district is None:
+        return _air_reading("–", None)
+    return _air_reading(q.district_name(rt, ak.worst_district, "ko") or "–", ak.worst_district_grade,
+                        q.district_name(rt, ak.worst_district, "en") or "",
+                        unit=f"CAI {ak.worst_district_cai} · {both(f'air.pollutant_short.{ak.worst_district_pollutant}')}")
 
 
 def readings(rt: Runtime) -> dict[str, Reading]:
@@ -97,12 +113,8 @@ def readings(rt: Runtime) -> dict[str, Reading]:
     out["congested_links"] = Reading(f"{tk.congested_links:,}" if tk.links_reporting else "–", cl_status,
                                      f"{share:.0%} {both('wall.of_links')}" if share is not None else both("speed.unknown"),
                                      f"/ {tk.links_reporting:,}" if tk.links_reporting else "")
-    out["pm25"] = _pm_reading(ak.pm25_mean, ak.excluded)
-    worst = _pm_reading(ak.worst_district_pm25, 0)
-    name = q.district_name(rt, ak.worst_district, "ko")
-    name_en = q.district_name(rt, ak.worst_district, "en")
-    out["worst_district"] = Reading(name or "–", worst.status, worst.label, name_en or "",
-                                    unit=f"{_num(ak.worst_district_pm25)} µg/m³" if ak.worst_district else None)
+    out["pm25"] = _pm25_tile(ak)
+    out["worst_district"] = _worst_district_tile(rt, ak)
     alerts = q.open_alerts_by_severity(rt)
     if alerts is None:
         out["open_alerts"] = Reading("–", "unknown", both("live.not_available"))
