@@ -180,6 +180,41 @@
     return new Intl.DateTimeFormat("en-GB", opts).format(new Date(unix * 1000));
   }
 
+  /* The console's chime: a short two-tone made here (WebAudio, no file to load). Muting is this
+   * browser's choice (localStorage). `window.cityopsAlertChimes` counts the chimes played, so a
+   * test can see one happened without speakers. */
+  const MUTE_KEY = "cityops.chime.muted";
+  function muted() { try { return window.localStorage.getItem(MUTE_KEY) === "1"; } catch (e) { return false; } }
+  function setMuted(on) { try { window.localStorage.setItem(MUTE_KEY, on ? "1" : "0"); } catch (e) { /* private mode */ } }
+  function audio() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return null;
+    C.audio = C.audio || new Ctx();
+    return C.audio;
+  }
+  C.playChime = function () {
+    window.cityopsAlertChimes = (window.cityopsAlertChimes || 0) + 1;
+    try {
+      const ctx = audio();
+      if (!ctx) return;
+      if (ctx.state === "suspended") ctx.resume();
+      [[0, 880], [0.22, 660], [0.44, 880]].forEach(function (n) {
+        const osc = ctx.createOscillator(), gain = ctx.createGain();
+        osc.frequency.value = n[1];
+        gain.gain.setValueAtTime(0.0001, ctx.currentTime + n[0]);
+        gain.gain.exponentialRampToValueAtTime(0.25, ctx.currentTime + n[0] + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + n[0] + 0.18);
+        osc.connect(gain); gain.connect(ctx.destination);
+        osc.start(ctx.currentTime + n[0]); osc.stop(ctx.currentTime + n[0] + 0.2);
+      });
+    } catch (e) { /* no audio device: the header notice still shows it */ }
+  };
+  function soundButton(L) {
+    if (muted()) return [L.sound_off, "shell-sound is-off"];
+    if (C.audio && C.audio.state === "suspended") return [L.sound_blocked, "shell-sound is-blocked"];
+    return [L.sound_on, "shell-sound is-on"];
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops: {
       /* Socket events → map restyle + throttled tick. */
@@ -244,6 +279,37 @@
           if (panel.classList.contains("is-stale") !== stale) panel.classList.toggle("is-stale", stale);
         });
         return [texts, classes];
+      },
+      /* A console's alerts delta, a click on the notice (clear it) or on the sound switch. */
+      chime: function (delta, _alarmClicks, _soundClicks, seen, cfg) {
+        const nu = window.dash_clientside.no_update;
+        const L = (cfg && cfg.labels) || {};
+        if (!L.critical) return [nu, nu, nu, nu, nu];  // not a console (the wall has no chime)
+        const trig = ((window.dash_clientside.callback_context.triggered || [])[0] || {}).prop_id || "";
+        if (trig.indexOf("shell-alarm") === 0) return [nu, "", "shell-alarm is-quiet"].concat(soundButton(L));
+        if (trig.indexOf("shell-sound") === 0) {
+          // A click lets the browser play sound on this page: a blocked switch is unblocked,
+          // otherwise the click mutes or unmutes.
+          const ctx = audio();
+          if (ctx && ctx.state === "suspended" && !muted()) {
+            return Promise.resolve(ctx.resume()).then(function () { return [nu, nu, nu].concat(soundButton(L)); });
+          }
+          setMuted(!muted());
+          if (ctx && ctx.state === "suspended") ctx.resume();
+          return [nu, nu, nu].concat(soundButton(L));
+        }
+        const known = new Set(seen || []);
+        const changes = (delta && delta.changes) || {};
+        const fresh = [];
+        Object.keys(changes).forEach(function (id) {
+          const a = changes[id] || {};
+          if (a.severity === "critical" && a.state === "open" && !known.has(id)) fresh.push(id);
+          if (a.severity === "critical") known.add(id);
+        });
+        if (!fresh.length) return [Array.from(known).slice(-2000), nu, nu, nu, nu];
+        if (!muted()) C.playChime();
+        const text = L.critical.split("{id}").join(fresh.join(", #"));
+        return [Array.from(known).slice(-2000), text, "shell-alarm is-ringing"].concat(soundButton(L));
       },
       /* Stamp the feeds poll with the browser's time, to correct clock skew. */
       stampFeeds: function (feeds) {

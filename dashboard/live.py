@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SOCKET_ID = "live-socket"
 ROOMS_STORE = "live-rooms"
 EVENTS = tuple(f"delta-{d}" for d in LIVE_DOMAINS)
+CHIME_ROLES = roles.CONSOLE  # the roles whose shell joins ``alerts`` and chimes (never the wall)
 NAMESPACE = "/"
 
 
@@ -120,6 +121,16 @@ def page_rooms(pathname: str | None) -> tuple[str, ...]:
     return ()
 
 
+def rooms_for(role: str | None, pathname: str | None) -> tuple[str, ...]:
+    """The page's rooms, plus ``alerts`` on every console page: the shell chimes there for a new
+    critical alert whatever page the operator is on. The wall's kiosk joins only its page's rooms
+    (it shows the alert counts, and never chimes)."""
+    wanted = page_rooms(pathname)
+    if role in CHIME_ROLES and "alerts" not in wanted:
+        wanted += ("alerts",)
+    return wanted
+
+
 def install(app: Dash, socketio: SocketIO) -> None:
     """Socket.IO handlers and the callback that puts a page's socket into its rooms."""
 
@@ -137,7 +148,7 @@ def install(app: Dash, socketio: SocketIO) -> None:
         """Leave every live room and join the current page's ones (runs again after a reconnect)."""
         if not socket_id:
             return []
-        wanted = page_rooms(pathname)
+        wanted = rooms_for(session.get("role"), pathname)
         server = socketio.server
         for domain in LIVE_DOMAINS:
             if domain not in wanted:

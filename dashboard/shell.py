@@ -5,9 +5,18 @@ The socket sits in this root layout, outside the page container, so one connecti
 changes. Its state is shown by a clientside callback: a server callback could not report
 "reconnecting" while the server is down. The clock ticks in the browser in the configured time
 zone; data ages are counted there too, from the server's feed heartbeats.
+
+On a console (operator, supervisor, shift lead, admin) the shell also chimes: the socket joins the
+``alerts`` room on every page (`dashboard.live.rooms_for`) and a clientside callback plays a short
+tone made in the browser (WebAudio) for each critical alert it has not seen open before, and shows
+"critical alert #id" in the header until clicked. The sound switch beside it mutes this console (kept
+in the browser) and, being a click, lets the browser play sound at all: a page reloaded without a
+click has its audio held back by the autoplay rule, and the switch then says so. The wall's kiosk
+has none of this: nobody stands at the wall to silence it.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,17 +27,22 @@ from flask import current_app, session
 
 from dashboard import roles
 from dashboard.auth import lang, requires
-from dashboard.live import EVENTS, ROOMS_STORE, SOCKET_ID
+from dashboard.live import CHIME_ROLES, EVENTS, ROOMS_STORE, SOCKET_ID
 from feeds.live_queries import LIVE_DOMAINS, feed_status
 from panels.components.staleness import CONFIG_STORE, FEEDS_STORE, TICK_INTERVAL
 from store.i18n import both, t
 from store.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 FEEDS_RAW = "live-feeds-raw"
 FEEDS_POLL = "live-feeds-poll"
 LIVE_TICK = "live-tick"
 LIVE_APPLIED = "live-applied"  # browser time of the last delta applied
 FEEDS_POLL_MS = 5_000
+CHIME_STORE = "shell-chime-seen"  # ids of critical alerts this console has already chimed for
+ALARM = "shell-alarm"  # "critical alert #12" after a chime; a click silences the cue
+SOUND = "shell-sound"  # sound on / off (a click also unlocks the browser's audio)
 
 
 def _rt() -> Runtime:
@@ -50,6 +64,8 @@ def shell_config(rt: Runtime, language: str, wall: bool) -> dict[str, Any]:
     labels = {k: _word(v, wall, language) for k, v in keys.items() if k not in ("s", "min", "h")}
     # Units of an age appear once in a two-language label, so the wall uses the SI-style ones.
     labels.update({k: t(v, "en" if wall else language) for k, v in keys.items() if k in ("s", "min", "h")})
+    if not wall:
+        labels.update({k: t(f"shell.alarm.{k}", language) for k in ("sound_on", "sound_off", "sound_blocked", "critical", "silence")})
     return {"tz": tz, "tzLabel": abbrev, "lang": language, "labels": labels}
 
 
@@ -63,6 +79,28 @@ def _nav(user_role: str | None, language: str) -> html.Nav:
     return html.Nav(links, className="nav")
 
 
+def unresolved_critical_ids(rt: Runtime) -> list[str]:
+    """Critical alerts already unresolved when the console opens: an update to one of them (a
+    fold, an escalation) must not chime as if it were new."""
+    from alerts.queries import AlertFilter, list_alerts
+
+    try:
+        return [str(a["id"]) for a in list_alerts(rt, AlertFilter(state="unresolved", severity="critical", limit=1000))]
+    except Exception:  # noqa: BLE001 - a console without its chime history still opens
+        log.exception("could not read the open critical alerts for the chime")
+        return []
+
+
+def alarm_widgets(rt: Runtime, config: dict[str, Any]) -> list[Any]:
+    """The console's chime: what it has heard of, the cue after a chime, and the sound switch."""
+    labels = config["labels"]
+    return [
+        dcc.Store(id=CHIME_STORE, data=unresolved_critical_ids(rt)),
+        html.Button("", id=ALARM, className="shell-alarm is-quiet", title=labels["silence"], role="alert"),
+        html.Button(labels["sound_on"], id=SOUND, className="shell-sound is-on", **{"aria-pressed": "false"}),
+    ]
+
+
 def root_layout() -> html.Div:
     """The shell for the signed-in user (the request guard has already sent others to /login)."""
     rt = _rt()
@@ -70,10 +108,12 @@ def root_layout() -> html.Div:
     language = lang()
     wall = user_role == "wall"
     config = shell_config(rt, language, wall)
+    chime = user_role in CHIME_ROLES
     header = html.Header(className="shell-header", children=[
         html.Div(both("app.title") if wall else t("app.title", language), className="shell-title"),
         _nav(user_role, language) if not wall else html.Div(),
         html.Div(className="shell-right", children=[
+            *(alarm_widgets(rt, config) if chime else []),
             html.Span("", id="shell-clock", className="shell-clock"),
             html.Span(config["labels"]["connecting"], id="shell-live", className="live-state is-connecting",
                       role="status"),
@@ -113,6 +153,13 @@ def register(app: Dash) -> None:
     # Live deltas restyle the maps in place and bump the throttled `live-tick`.
     app.clientside_callback("window.dash_clientside.cityops.onDelta", Output(LIVE_APPLIED, "data"),
                             *[Input(SOCKET_ID, f"data-delta-{d}") for d in LIVE_DOMAINS], prevent_initial_call=True)
+    # A new critical alert chimes on every console page (the shell is in the alerts room there);
+    # the wall's layout has no chime widgets, so this never runs on the kiosk.
+    app.clientside_callback("window.dash_clientside.cityops.chime",
+                            Output(CHIME_STORE, "data"), Output(ALARM, "children"), Output(ALARM, "className"),
+                            Output(SOUND, "children"), Output(SOUND, "className"),
+                            Input(SOCKET_ID, "data-delta-alerts"), Input(ALARM, "n_clicks"), Input(SOUND, "n_clicks"),
+                            State(CHIME_STORE, "data"), State(CONFIG_STORE, "data"), prevent_initial_call=True)
     app.clientside_callback("window.dash_clientside.cityops.stampFeeds",
                             Output(FEEDS_STORE, "data"), Input(FEEDS_RAW, "data"))
 

@@ -7,7 +7,8 @@ rows by id, keeping the selection); right, the selected alert (readings, history
 actions) above the map and the precision table. Acting calls `alerts.service` — the same use
 cases as the REST API — with the signed-in user; the callback checks ``alerts.act`` on the
 server, and the service the rest (a second acknowledgement, a supervisor-only dismissal).
-A new critical alert chimes on this console (``assets/alerts.js``); the wall has no sound.
+A new critical alert chimes on every console page, this one included: the shell does it
+(`dashboard.shell`), so this page has no chime of its own.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from store.runtime import Runtime
 
 PAGE = "alerts"
 GRID, DETAIL, MSG, NOTIFY = "alerts-grid", "alerts-detail", "alerts-msg", "alerts-notify"
-SELECTED, REFRESH, CHIME = "alerts-selected", "alerts-refresh", "alerts-chime"
+SELECTED, REFRESH = "alerts-selected", "alerts-refresh"
 MAP, PRECISION = "alerts-map", "alerts-precision"
 F = {k: f"alerts-f-{k}" for k in ("severity", "category", "district", "state", "age")}
 ACK, ASSIGN, COMMENT_BTN, RESOLVE = "alerts-ack", "alerts-assign", "alerts-comment-btn", "alerts-resolve"
@@ -146,7 +147,7 @@ def layout(**_query: Any) -> html.Div:
     col = lambda field, key, **kw: {"field": field, "headerName": t(key, language), **kw}  # noqa: E731
     filters = {"state": "unresolved", "age": "24h"}
     return html.Div(className="console-page alerts", children=[
-        dcc.Store(id=SELECTED), dcc.Store(id=REFRESH, data=0), dcc.Store(id=CHIME, data=[]),
+        dcc.Store(id=SELECTED), dcc.Store(id=REFRESH, data=0),
         AlertBanner(wall=False),
         html.Div(escalation_lines(rt, language), id=NOTIFY, className="alerts-notify", role="alert"),
         html.Div(className="alerts-filters", children=[
@@ -208,8 +209,6 @@ def register(app: Dash) -> None:
     dash.register_page(__name__, path="/alerts", layout=guarded("view.console", layout), title=t("alerts.title", "en"),
                        permission="view.console", nav_key="alerts.title", live=("alerts",), order=3)
     alert_banner.register(app)
-    app.clientside_callback("window.dash_clientside.alerts.chime", Output(CHIME, "data"),
-                            Input(SOCKET_ID, "data-delta-alerts"), State(CHIME, "data"), prevent_initial_call=True)
 
     @app.callback(Output(GRID, "rowData"), Output(alerts_id(MAP), "data"), Output(PRECISION, "children"),
                   Output(NOTIFY, "children"), Output(INCIDENT, "options"),

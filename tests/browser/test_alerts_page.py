@@ -1,5 +1,5 @@
 """The Alerts page in headless Chromium: acknowledging an alert on the page makes the wall's
-banner count drop; a new critical alert chimes on the operator's console, never on the wall;
+banner count drop; a new critical alert chimes on any console page (the shell's chime), never on the wall;
 a role without ``alerts.act`` is refused by the server."""
 from __future__ import annotations
 
@@ -77,18 +77,46 @@ def test_acknowledging_on_the_alerts_page_drops_the_wall_banner_count(browser: A
     assert "already acknowledged" in op.locator(".alerts-msg-error").inner_text()
 
 
-def test_a_new_critical_alert_chimes_on_the_console_and_not_on_the_wall(browser: Any, alerts_app: LiveApp) -> None:
-    op = open_alerts_page(browser, alerts_app)
+@pytest.mark.parametrize("path", ["/traffic", "/alerts"])
+def test_a_new_critical_alert_chimes_on_any_console_page_and_not_on_the_wall(browser: Any, alerts_app: LiveApp,
+                                                                            path: str) -> None:
+    op = sign_in(browser, alerts_app, "operator")
+    op.goto(alerts_app.url + path)
+    op.wait_for_selector("#shell-sound", timeout=20_000)
+    wait_connected(op, alerts_app, "alerts")
     wall = sign_in(browser, alerts_app, "wall")
     wall.wait_for_selector("#alert-banner-count", timeout=20_000)
     wait_connected(wall)
+    assert wall.locator("#shell-sound").count() == 0
 
+    update = _raise(alerts_app.rt, "cam-1", "fire_smoke", "critical", 37.56)  # the open critical folds: no chime
+    time.sleep(1.5)
+    assert op.evaluate("window.cityopsAlertChimes || 0") == 0
     new_id = _raise(alerts_app.rt, "cam-9", "traffic_accident", "critical", 37.50)
 
     op.wait_for_function("(window.cityopsAlertChimes || 0) >= 1", timeout=10_000)
-    op.wait_for_selector(f"#alerts-grid .ag-row[row-id='{new_id}']", timeout=10_000)
+    op.wait_for_selector("#shell-alarm.is-ringing", timeout=5_000)
+    assert f"#{new_id}" in op.locator("#shell-alarm").inner_text()
+    assert update == alerts_app.alert_ids[0]  # type: ignore[attr-defined]
     wall.wait_for_function("document.querySelector('#alert-banner-count')?.innerText === '3'", timeout=15_000)
     assert wall.evaluate("window.cityopsAlertChimes || 0") == 0
+    screenshot(op, f"chime-on-{path.strip('/')}")
+    op.click("#shell-alarm")
+    op.wait_for_selector("#shell-alarm.is-quiet", state="attached", timeout=5_000)
+
+
+def test_a_muted_console_shows_the_notice_without_playing(browser: Any, alerts_app: LiveApp) -> None:
+    op = sign_in(browser, alerts_app, "supervisor")
+    op.goto(alerts_app.url + "/air")
+    op.wait_for_selector("#shell-sound", timeout=20_000)
+    wait_connected(op, alerts_app, "alerts")
+    op.click("#shell-sound")
+    op.wait_for_selector("#shell-sound.is-off", timeout=5_000)
+
+    _raise(alerts_app.rt, "cam-7", "flooding", "critical", 37.52)
+
+    op.wait_for_selector("#shell-alarm.is-ringing", timeout=10_000)
+    assert op.evaluate("window.cityopsAlertChimes || 0") == 0
 
 
 def test_the_server_refuses_an_admin_acknowledging_through_the_page(browser: Any, alerts_app: LiveApp) -> None:
