@@ -148,27 +148,39 @@ def load_alerts(session: Session, period: Period, *, incident_id: int | None = N
 
 FINAL_COMMAND_STATES = ("executed", "failed", "rejected", "expired", "cancelled")  # actuation.model.FINAL
 COMMAND_COLUMNS = ["id", "type", "state", "proposer", "proposer_role", "approvals_needed", "created_at",
-                   "updated_at", "reason", "params", "result"]
+                   "updated_at", "reason", "params", "result", "alert_id", "incident_id"]
 
 
 def load_commands(session: Session, period: Period, *, ids: list[int] | None = None,
                   linked_alerts: list[int] | None = None, linked_incidents: list[int] | None = None) -> dict[str, pd.DataFrame] | None:
     """Commands proposed in the period or still open at its end, with approvals and dispatch
-    attempts; None when the actuation domain is not installed."""
+    attempts; None when the actuation domain is not installed.
+
+    With `linked_alerts` / `linked_incidents`, only the commands caused by one of them, and those
+    whose cause columns name them whenever they were proposed (an alert's first command can
+    precede the period). Each command's ``alert_id`` / ``incident_id`` is its cause: the columns
+    (migration 0006), else the ids in its params (commands written before the columns existed)."""
     m = _optional("actuation")
     if m is None:
         return None
     R, P, D = m.CommandRow, m.ApprovalRow, m.DispatchResultRow
     s, e = period.start, period.end
+    linked = linked_alerts is not None or linked_incidents is not None
     if ids is not None:
         cond = R.id.in_(ids)
     else:
         cond = or_((R.created_at >= s) & (R.created_at < e),
                    (R.created_at < e) & ((R.updated_at >= s) | R.state.not_in(FINAL_COMMAND_STATES)))
+        if linked:
+            cond = or_(cond, R.alert_id.in_(linked_alerts or []), R.incident_id.in_(linked_incidents or []))
     commands = _frame(session.execute(select(*[getattr(R, c) for c in COMMAND_COLUMNS]).where(cond).order_by(R.created_at, R.id)),
                       COMMAND_COLUMNS)
-    if linked_alerts is not None or linked_incidents is not None:
-        commands = commands[commands["params"].map(lambda p: linked_to(p, linked_alerts or [], linked_incidents or []))]
+    causes = [cause_of(a, i, p) for a, i, p in zip(commands["alert_id"], commands["incident_id"], commands["params"])]
+    commands["alert_id"] = pd.Series([c[0] for c in causes], index=commands.index, dtype=object)
+    commands["incident_id"] = pd.Series([c[1] for c in causes], index=commands.index, dtype=object)
+    if linked:
+        keep = [linked_to(a, i, linked_alerts or [], linked_incidents or []) for a, i in causes]
+        commands = commands[pd.Series(keep, index=commands.index, dtype=bool)]
     cids = [int(x) for x in commands["id"]]
     approvals = _frame(session.execute(select(P.command_id, P.user_id, P.role, P.at).where(P.command_id.in_(cids))
                                        .order_by(P.at, P.id)), ["command_id", "user_id", "role", "at"])
@@ -180,14 +192,21 @@ def load_commands(session: Session, period: Period, *, ids: list[int] | None = N
             "approvals": _times(approvals, ["at"]), "dispatches": _times(dispatches, ["started_at", "finished_at"])}
 
 
-def linked_to(params: Any, alert_ids: list[int], incident_ids: list[int]) -> bool:
-    """Whether a command's params point at one of the alerts or incidents (``alert_id`` / ``incident_id``)."""
-    if not isinstance(params, dict):
-        return False
-    return _int(params.get("alert_id")) in alert_ids or _int(params.get("incident_id")) in incident_ids
+def cause_of(alert_id: Any, incident_id: Any, params: Any) -> tuple[int | None, int | None]:
+    """A command's cause: its own columns, else (rows older than the columns) its params' ids."""
+    p = params if isinstance(params, dict) else {}
+    a, i = _int(alert_id), _int(incident_id)
+    return (a if a is not None else _int(p.get("alert_id")), i if i is not None else _int(p.get("incident_id")))
+
+
+def linked_to(alert_id: int | None, incident_id: int | None, alert_ids: list[int], incident_ids: list[int]) -> bool:
+    """Whether a command's cause (`cause_of`) is one of the alerts or incidents."""
+    return (alert_id is not None and alert_id in alert_ids) or (incident_id is not None and incident_id in incident_ids)
 
 
 def _int(v: Any) -> int | None:
+    if v is None or (isinstance(v, float) and v != v):  # None, or NaN from a nullable column
+        return None
     try:
         return int(v)
     except (TypeError, ValueError):

@@ -60,8 +60,8 @@ def incident_report(rt: Runtime, incident_id: int) -> Report:
         loaded = queries.load_alerts(session, period, incident_id=incident_id)
         assert loaded is not None
         alert_ids = [int(x) for x in loaded["alerts"]["id"]]
-        # Commands are linked through their params; look a little before the incident too
-        # (a command proposed from its first alert can precede the grouping).
+        # Commands are linked by their cause (alert or incident); a legacy one only through its
+        # params, so look a little before the incident for those too.
         window = Period(period.start - timedelta(hours=1), period.end, period.tz)
         cmds = queries.load_commands(session, window, linked_alerts=alert_ids, linked_incidents=[incident_id])
     src = queries.Sources(period, _empty_speed(), _empty_air(), _empty_qa(),

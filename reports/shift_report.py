@@ -22,8 +22,9 @@ each). The figures are defined here once, so the three formats cannot disagree:
   the percentile meets it.
 - **precision**: per category, verdicts given on alerts resolved in the period: TP / (TP + FP).
 - **incidents / incident_timeline**: incidents open at any time in the period; their alerts'
-  history (folds left out: the count says it), comments, and the commands whose params name one
-  of their alerts or the incident (``alert_id`` / ``incident_id``) with approvals and dispatch.
+  history (folds left out: the count says it), comments, and the commands proposed from one of
+  their alerts or the incident (the command's ``alert_id`` / ``incident_id``; in its params for
+  commands stored before those columns) with approvals and dispatch.
 - **commands**: every command proposed in the period, with approvers, times and result.
 - **open_items**: alerts, incidents and commands still open at the period's end.
 - **handover_notes / handover_signoff**: of the shifts starting in the period.
@@ -206,10 +207,12 @@ def _command_rows(src: Sources, cmds: pd.DataFrame) -> pd.DataFrame:
     last_error = errors.groupby("command_id")["error"].last()
     ids = cmds["id"]
     final = cmds["state"].isin(FINAL_COMMAND_STATES)
+    approvers, approved_at, first_start, last_end, attempts, last_error = (
+        _by_id(x) for x in (approvers, approved_at, first_start, last_end, attempts, last_error))
     out = pd.DataFrame({
         "command_id": ids.astype("int64").to_numpy(), "type": cmds["type"].to_numpy(), "state": cmds["state"].to_numpy(),
         "proposer": cmds["proposer"].to_numpy(), "proposed_at": cmds["created_at"].to_numpy(),
-        "approvers": ids.map(approvers).fillna("").to_numpy(), "approved_at": ids.map(approved_at).to_numpy(),
+        "approvers": ids.map(approvers).astype(object).fillna("").to_numpy(), "approved_at": ids.map(approved_at).to_numpy(),
         "dispatched_at": ids.map(first_start).to_numpy(),
         "finished_at": ids.map(last_end).where(ids.map(last_end).notna(), cmds["updated_at"].where(final)).to_numpy(),
         "attempts": ids.map(attempts).fillna(0).astype("int64").to_numpy(),
@@ -217,6 +220,13 @@ def _command_rows(src: Sources, cmds: pd.DataFrame) -> pd.DataFrame:
     out["result"] = [_result_text(state, int(n), _text(err), _text(reason))
                      for state, n, err, reason in zip(cmds["state"], out["attempts"], ids.map(last_error), cmds["reason"])]
     return _times(out[cols], ("proposed_at", "approved_at", "dispatched_at", "finished_at"))
+
+
+def _by_id(grouped: pd.Series) -> pd.Series:
+    """A per-command aggregate ready for `ids.map`: when no command had any (no approvals at all,
+    nothing dispatched yet), an empty object series, since pandas cannot map an empty datetime
+    or float aggregate onto ids (a cast error) or fill it with text."""
+    return grouped if len(grouped) else pd.Series(dtype=object)
 
 
 def _result_text(state: str, attempts: int, last_error: str, reason: str) -> str:
@@ -250,19 +260,19 @@ def incidents_table(src: Sources) -> pd.DataFrame:
 
 
 def _linked_commands(src: Sources) -> dict[int, list[int]]:
-    """incident id -> ids of commands whose params name the incident or one of its alerts."""
-    from reports.queries import _int
+    """incident id -> ids of commands caused by the incident or one of its alerts (the command's
+    ``incident_id`` / ``alert_id``, as `reports.queries.cause_of` reads them)."""
+    from reports.queries import cause_of
 
     if src.commands is None or src.alerts is None or src.incidents is None:
         return {}
     alert_incident = {int(k): int(v) for k, v in zip(src.alerts["id"], src.alerts["incident_id"]) if pd.notna(v)}
     out: dict[int, list[int]] = {}
-    for cid, params in zip(src.commands["id"], src.commands["params"]):
-        if not isinstance(params, dict):
-            continue
-        inc = _int(params.get("incident_id"))
+    for cid, alert_id, incident_id, params in zip(src.commands["id"], src.commands["alert_id"], src.commands["incident_id"],
+                                                  src.commands["params"]):
+        alert_id, inc = cause_of(alert_id, incident_id, params)
         if inc is None:
-            inc = alert_incident.get(_int(params.get("alert_id")) or -1)
+            inc = alert_incident.get(alert_id if alert_id is not None else -1)
         if inc is not None:
             out.setdefault(inc, []).append(int(cid))
     return out

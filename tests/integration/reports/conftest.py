@@ -113,8 +113,9 @@ def _commands(s, alert_ids: dict[str, int], incident_id: int) -> dict[str, int]:
         return {}
     spec = {
         # name: type, state, proposer, created, updated, params, approvals [(user, role, at)], dispatches [(start, end, ok, err)]
-        "reroute": ("bus_reroute", "executed", "op.kim", 20, 23, {"alert_id": alert_ids["crash"], "route": "143"},
+        "reroute": ("bus_reroute", "executed", "op.kim", 20, 23, {"route": "143"},
                     [], [(21, 23, True, None)]),
+        # Stored before migration 0006: its cause only in the params (reports still read it there).
         "emergency": ("emergency_alert", "executed", "op.kim", 25, 34, {"incident_id": incident_id, "headline": "Crash"},
                       [("sup.choi", "supervisor", 28), ("lead.park", "shift_lead", 30)], [(30, 31, False, "timeout"), (32, 34, True, None)]),
         "gas": ("gas_shutoff", "rejected", "op.lee", 120, 125, {"zone": "Mapo-gu", "reason": "smell"}, [], []),
@@ -123,12 +124,13 @@ def _commands(s, alert_ids: dict[str, int], incident_id: int) -> dict[str, int]:
         "pending": ("bridge_closure", "pending", "op.kim", 470, 470, {"bridge": "b-1"}, [("sup.choi", "supervisor", 475)], []),
         "before": ("lighting_schedule", "executed", "op.kim", -30, -29, {"districts": ["Mapo-gu"]}, [], [(-30, -29, True, None)]),
     }
+    causes = {"reroute": {"alert_id": alert_ids["crash"]}}  # proposed from the crash alert (its own column)
     ids: dict[str, int] = {}
     for name, (typ, state, proposer, c, u, params, approvals, dispatches) in spec.items():
         row = CommandRow(type=typ, params=params, state=state, proposer=proposer, proposer_role="operator",
                          approvals_needed=len(approvals), approver_roles=["supervisor", "shift_lead"], created_at=at(c),
                          updated_at=at(u), expires_at=None, reason="not needed" if state == "rejected" else None,
-                         context_id=f"ctx-{name}", result=None, version=1)
+                         context_id=f"ctx-{name}", result=None, version=1, **causes.get(name, {}))
         s.add(row)
         s.flush()
         ids[name] = row.id
