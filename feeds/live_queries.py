@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from feeds import air_queries, aqi, citypack, traffic_queries
 from feeds.hourly import usable_buckets
 from store.clock import utc
-from store.models import Rollup
+from feeds.sensors import DOMAIN_OF_KIND, version_key
+from store.models import Rollup, Sensor
 from store.runtime import Runtime
 from store.settings import Settings
 
@@ -117,9 +118,69 @@ def feed_health(domain: str, last: float | None, interval_s: float, now: float) 
     return FeedHealth(domain, last, interval_s, age, age > STALE_AFTER_INTERVALS * interval_s)
 
 
-def feed_interval_s(settings: Settings, domain: str) -> float:
-    """Expected seconds between two reports of a domain: one simulator tick is one sensor interval."""
-    return float(settings.sim_interval_s)
+def median_interval_s(counts: Mapping[float, int]) -> float | None:
+    """The upper median of sensor intervals given as {interval_s: how many sensors}, or None.
+
+    Why the median and not the max or min: a domain's heartbeat moves whenever any of its sensors
+    reports, so with the upper median the feed is never called stale while at least half its
+    sensors report on schedule (a few fast test sensors dying cannot grey the panel, as the min
+    would), yet a few slow sensors (hourly gauges) cannot hide a dead feed for hours, as the max
+    would. The upper median: of two halves, the slower one's fastest sensor decides.
+    """
+    total = sum(n for n in counts.values() if n > 0)
+    if not total:
+        return None
+    seen = 0
+    for interval, n in sorted(counts.items()):
+        if n <= 0:
+            continue
+        seen += n
+        if seen * 2 > total:
+            return float(interval)
+    return None  # unreachable: the loop passes the half
+
+
+def domain_intervals(rows: Iterable[tuple[str, float, int]]) -> dict[str, float]:
+    """Expected interval per live domain from the sensor registry's (kind, interval_s, count) rows
+    (`feeds.sensors.DOMAIN_OF_KIND` maps kinds to domains; see `median_interval_s`)."""
+    by_domain: dict[str, dict[float, int]] = {}
+    for kind, interval, n in rows:
+        counts = by_domain.setdefault(DOMAIN_OF_KIND.get(kind, "infra"), {})
+        counts[float(interval)] = counts.get(float(interval), 0) + int(n)
+    out = {d: median_interval_s(c) for d, c in by_domain.items()}
+    return {d: v for d, v in out.items() if v is not None}
+
+
+def feed_interval_s(settings: Settings, domain: str, intervals: Mapping[str, float] | None = None) -> float:
+    """Expected seconds between two reports of `domain`: its sensors' median interval
+    (`domain_intervals`), else `settings.sim_interval_s` (a domain without registered sensors:
+    buses, or a registry not read yet)."""
+    derived = (intervals or {}).get(domain)
+    return float(derived) if derived else float(settings.sim_interval_s)
+
+
+def registered_intervals(rt: Runtime) -> dict[str, float]:
+    """`domain_intervals` of the sensors table, recomputed only when the registry's version in
+    Redis moves (every registration bumps it), so a poll every few seconds costs one GET."""
+    key = __name__ + ".intervals"
+    try:
+        version = rt.redis.client.get(version_key(rt))
+    except Exception:  # noqa: BLE001 - staleness falls back to the setting, never fails the poll
+        log.warning("sensor registry version unreadable; feed intervals from the setting")
+        return {}
+    cached = rt.caches.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    try:
+        with rt.session() as s:
+            rows = s.execute(select(Sensor.kind, Sensor.interval_s, func.count())
+                             .group_by(Sensor.kind, Sensor.interval_s)).all()
+    except Exception:  # noqa: BLE001
+        log.exception("sensor intervals unreadable; feed intervals from the setting")
+        return {}
+    intervals = domain_intervals((k, float(i), int(n)) for k, i, n in rows)
+    rt.caches[key] = (version, intervals)
+    return intervals
 
 
 # -- the city pack ------------------------------------------------------------------------
@@ -176,15 +237,17 @@ def map_snapshot(rt: Runtime, domain: str) -> dict[str, list[Any]]:
 
 
 def feed_status(rt: Runtime, domains: tuple[str, ...] = ("traffic", "air")) -> dict[str, dict[str, Any]]:
-    """Per domain: last data time, expected interval, age and stale flag, at `rt.clock` time."""
+    """Per domain: last data time, expected interval (its own sensors', `registered_intervals`),
+    age and stale flag, at `rt.clock` time."""
     times = rt.redis.feed_times()
     now = rt.clock.now().timestamp()
+    intervals = registered_intervals(rt)
     out = {}
     for d in domains:
         last = times.get(d)
         if last is None and d in SQL_DOMAINS:
             last = now  # read from SQL at this moment: as fresh as the read itself
-        h = feed_health(d, last, feed_interval_s(rt.settings, d), now)
+        h = feed_health(d, last, feed_interval_s(rt.settings, d, intervals), now)
         out[d] = {"last": h.last, "interval": h.interval_s, "age": h.age_s, "stale": h.stale}
     return out
 

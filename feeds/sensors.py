@@ -57,7 +57,8 @@ def registry(rt: Runtime) -> Registry:
     return reg
 
 
-def _version_key(rt: Runtime) -> str:
+def version_key(rt: Runtime) -> str:
+    """The Redis counter every registration bumps: caches of the registry compare against it."""
     return rt.redis.keys.key("sensors", "version")
 
 
@@ -108,7 +109,7 @@ def _save(rt: Runtime, rows: list[dict[str, Any]]) -> None:
         upsert(s, Sensor.__table__, rows, keys=["id"],  # type: ignore[arg-type]
                update=["kind", "lat", "lon", "district", "quantities", "interval_s", "source", "attributes", "updated_at"])
     try:
-        rt.redis.client.incr(_version_key(rt))
+        rt.redis.client.incr(version_key(rt))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         # Saved in SQL; other processes find new ids on their own, but keep old specs of
         # re-registered ones until their cache is next dropped.
@@ -162,7 +163,7 @@ def register_sites(rt: Runtime, sites: Iterable[Any], *, source: str = "citypack
 def sync(rt: Runtime, reg: Registry) -> None:
     """Drop the cache when another process changed the registry (one GET per batch)."""
     try:
-        version = rt.redis.client.get(_version_key(rt))
+        version = rt.redis.client.get(version_key(rt))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.error("redis unavailable reading the sensor registry version: %s", exc)
         raise Unavailable("Redis is unavailable; nothing was stored, retry the whole batch") from exc

@@ -212,6 +212,19 @@ def seed_city(rt: Runtime, *, speed: float = 42.0, pm25: float = 12.0) -> Any:
     return pack
 
 
+def shorten_intervals(rt: Runtime, seconds: int) -> None:
+    """Re-register the pack's detectors and air sensors with a `seconds` interval, so a test of
+    staleness (two of the feed's own sensor intervals, `feeds.live_queries.feed_interval_s`)
+    need not wait the pack's minutes."""
+    from dataclasses import replace
+
+    from feeds import sensors
+    from feeds.live_queries import city_pack
+
+    sites = [replace(s, interval_s=seconds) for s in city_pack(rt).sensors if s.kind in ("detector", "air")]
+    sensors.register_sites(rt, sites)
+
+
 def post_observations(app: LiveApp, obs: list[dict[str, Any]]) -> str:
     """Through ``POST /api/v1/observations`` when that route exists, else `feeds.ingest.ingest`.
 

@@ -20,6 +20,7 @@ from harness import (
     post_observations,
     screenshot,
     seed_city,
+    shorten_intervals,
     sign_in,
     start_live_app,
     wait_connected,
@@ -126,7 +127,7 @@ def test_value_posted_through_ingest_appears_on_wall_within_two_seconds(browser:
 
 
 def test_stopped_feed_turns_its_panels_stale(browser: Any, tmp_path: Path) -> None:
-    app = start_live_app(tmp_path, prepare=lambda rt: seed_city(rt), sim_interval_s=1.5)
+    app = start_live_app(tmp_path, prepare=lambda rt: (seed_city(rt), shorten_intervals(rt, 2)))
     try:
         from feeds.live_queries import city_pack
 
@@ -138,7 +139,7 @@ def test_stopped_feed_turns_its_panels_stale(browser: Any, tmp_path: Path) -> No
         page.wait_for_function(f"() => document.querySelector(`{badge}`)?.innerText.includes('updated')",
                                timeout=3_000)
 
-        # No more traffic data: after two intervals (3 s) the panels say so.
+        # No more traffic data: after two of the detectors' intervals (4 s) the panels say so.
         page.wait_for_function(f"() => document.querySelector(`{badge}`)?.innerText.includes('stale since')",
                                timeout=8_000)
 

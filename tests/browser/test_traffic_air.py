@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from harness import LiveApp, observation, post_observations, screenshot, seed_city, sign_in, start_live_app, wait_connected
+from harness import (
+    LiveApp,
+    observation,
+    post_observations,
+    screenshot,
+    seed_city,
+    shorten_intervals,
+    sign_in,
+    start_live_app,
+    wait_connected,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -325,7 +335,7 @@ def test_wall_role_cannot_open_the_traffic_or_air_page(browser: Any, city: LiveA
 
 @pytest.mark.parametrize(("path", "domain", "badge"), [("/traffic", "traffic", "traffic-worst"), ("/air", "air", "air-ranking")])
 def test_a_stopped_feed_turns_the_pages_panels_stale(browser: Any, tmp_path: Path, path: str, domain: str, badge: str) -> None:
-    app = start_live_app(tmp_path, prepare=_seed, sim_interval_s=1.5)
+    app = start_live_app(tmp_path, prepare=lambda rt: (_seed(rt), shorten_intervals(rt, 2)))
     try:
         pack = _pack(app)
         ids = [s.id for s in pack.sensors_of("detector" if domain == "traffic" else "air")]
@@ -336,7 +346,7 @@ def test_a_stopped_feed_turns_the_pages_panels_stale(browser: Any, tmp_path: Pat
         post_observations(app, [observation(i, values) for i in ids])
         page.wait_for_function(f"() => document.querySelector(`{selector}`)?.innerText.includes('updated')", timeout=3_000)
 
-        # Nothing more arrives: after two intervals (3 s) the panel says so and turns grey.
+        # Nothing more arrives: after two of its sensors' intervals (4 s) the panel says so and turns grey.
         page.wait_for_function(f"() => document.querySelector(`{selector}`)?.innerText.includes('stale since')", timeout=8_000)
 
         panel_class = page.evaluate(f"() => document.querySelector(`{selector}`).closest('.panel').className")

@@ -176,6 +176,41 @@ def test_feed_status_turns_stale_when_the_clock_passes_two_intervals(rt: Runtime
     assert not fresh["stale"] and stale["stale"]
 
 
+def test_a_feed_turns_stale_after_two_of_its_own_sensors_intervals(rt: Runtime, clock: FakeClock) -> None:
+    from feeds.sensors import register_sensor
+
+    for i in range(3):
+        register_sensor(rt, f"AQ-T{i}", kind="air", lat=37.56, lon=126.98, district="Jung-gu",
+                        quantities={"pm25": "ug/m3"}, interval_s=120)
+        register_sensor(rt, f"DT-T{i}", kind="detector", lat=37.56, lon=126.98, district="Jung-gu",
+                        quantities={"speed_kmh": "km/h"}, interval_s=10)
+    for domain in ("traffic", "air"):
+        rt.redis.touch_feed(domain, at=clock.now().timestamp())
+
+    clock.advance(60)  # six 10 s intervals, half of one 120 s interval
+    early = q.feed_status(rt, ("traffic", "air"))
+    clock.advance(181)  # 241 s: two air intervals missed
+    late = q.feed_status(rt, ("traffic", "air"))
+
+    assert early["traffic"]["stale"] and early["traffic"]["interval"] == 10
+    assert not early["air"]["stale"] and early["air"]["interval"] == 120
+    assert late["air"]["stale"]
+
+
+def test_a_new_registration_changes_the_feeds_interval_at_the_next_poll(rt: Runtime, clock: FakeClock) -> None:
+    from feeds.sensors import register_sensor
+
+    register_sensor(rt, "AQ-U0", kind="air", lat=37.56, lon=126.98, district="Jung-gu", quantities={"pm25": "ug/m3"},
+                    interval_s=120)
+    before = q.feed_status(rt, ("air",))["air"]["interval"]
+    for i in (1, 2):
+        register_sensor(rt, f"AQ-U{i}", kind="air", lat=37.56, lon=126.98, district="Jung-gu",
+                        quantities={"pm25": "ug/m3"}, interval_s=600)
+    after = q.feed_status(rt, ("air",))["air"]["interval"]
+
+    assert (before, after) == (120, 600)
+
+
 def test_relay_survives_a_delta_it_cannot_read(web: WebApp, rt: Runtime) -> None:
     from dashboard.live import Relay
 

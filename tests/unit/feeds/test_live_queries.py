@@ -1,7 +1,16 @@
 """The live screens' pure rules: what class a reading is drawn with, and when a feed is stale."""
 from __future__ import annotations
 
-from feeds.live_queries import feed_health, speed_class, wire_delta, wire_state
+from feeds.live_queries import (
+    domain_intervals,
+    feed_health,
+    feed_interval_s,
+    median_interval_s,
+    speed_class,
+    wire_delta,
+    wire_state,
+)
+from store.settings import Settings
 
 
 def test_link_speeds_fall_into_topis_classes() -> None:
@@ -64,3 +73,34 @@ def test_feed_is_stale_after_missing_two_intervals() -> None:
 
 def test_feed_that_never_reported_is_stale() -> None:
     assert feed_health("traffic", last=None, interval_s=10, now=5.0).stale
+
+
+def test_a_domains_interval_is_the_upper_median_of_its_sensors() -> None:
+    assert median_interval_s({60.0: 1, 300.0: 1}) == 300.0
+    assert median_interval_s({10.0: 1, 120.0: 5, 3600.0: 2}) == 120.0
+    assert median_interval_s({}) is None
+
+
+def test_a_few_slow_or_fast_sensors_do_not_move_the_domains_interval() -> None:
+    rows = [("air", 120, 1100), ("air", 3600, 3), ("detector", 300, 5200), ("detector", 10, 2), ("water", 600, 40)]
+
+    assert domain_intervals(rows) == {"air": 120.0, "traffic": 300.0, "infra": 600.0}
+
+
+def test_a_domain_without_sensors_falls_back_to_the_simulator_interval() -> None:
+    settings = Settings(sim_interval_s=10, _env_file=None)  # type: ignore[call-arg]
+
+    assert feed_interval_s(settings, "bus", {"air": 120.0}) == 10.0
+    assert feed_interval_s(settings, "air", {"air": 120.0}) == 120.0
+    assert feed_interval_s(settings, "air", None) == 10.0
+
+
+def test_a_feed_with_a_longer_interval_is_not_stale_after_two_short_ones() -> None:
+    settings = Settings(sim_interval_s=10, _env_file=None)  # type: ignore[call-arg]
+    intervals = domain_intervals([("air", 120, 3), ("detector", 10, 3)])
+
+    air = feed_health("air", last=1000.0, interval_s=feed_interval_s(settings, "air", intervals), now=1000.0 + 60)
+    traffic = feed_health("traffic", last=1000.0, interval_s=feed_interval_s(settings, "traffic", intervals), now=1000.0 + 60)
+
+    assert not air.stale
+    assert traffic.stale
