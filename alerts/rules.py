@@ -26,7 +26,8 @@ from alerts.const import (
     SEVERITY_RANK,
     TRAFFIC_INCIDENT,
 )
-from feeds.aqi import CAI_POLLUTANTS, cai_sub_index
+from feeds.air_queries import Figure
+from feeds.aqi import CAI_POLLUTANTS
 from store.errors import ValidationError
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
@@ -99,8 +100,9 @@ class TrafficRule:
 
 @dataclass(frozen=True)
 class AirRule:
-    window_minutes: float
-    min_readings: int
+    """Severity per CAI grade. No window of its own: the figures are `feeds.air_queries`' district
+    sub-indices (AirKorea's averaging), so an alert always agrees with the air page."""
+
     grades: Mapping[str, str]  # CAI grade -> severity
 
 
@@ -183,8 +185,10 @@ def parse_rules(raw: Mapping[str, Any]) -> RuleSet:
         if not 0 < traffic.speed_fraction < 1 or traffic.consecutive < 1:
             raise ValidationError("rules file: traffic: speed_fraction must be within 0..1 and consecutive at least 1")
         a = raw["air"]
-        air = AirRule(float(a["window_minutes"]), int(a["min_readings"]),
-                      {g: _severity(s, f"air.grades.{g}") for g, s in a["grades"].items()})
+        if "window_minutes" in a or "min_readings" in a:
+            raise ValidationError("rules file: air: window_minutes and min_readings are gone; the air rule reads the "
+                                  "district CAI sub-indices of feeds.air_queries (regulatory windows)")
+        air = AirRule({g: _severity(s, f"air.grades.{g}") for g, s in a["grades"].items()})
         infra = []
         for row in raw["infrastructure"]:
             if row["op"] not in ("above", "below", "drop"):
@@ -289,28 +293,27 @@ def evaluate_speed(rule: TrafficRule, link: LinkInfo, speed_kmh: float, usual_km
 
 
 # -- air quality -------------------------------------------------------------------------------
-def evaluate_air(rule: AirRule, pollutant: str, buckets: Sequence[tuple[datetime, float, int]], now: datetime,
-                 where: Place, dedup_minutes: float = 10.0) -> Candidate | None:
-    """CAI grade of one pollutant in one district, from the mean of validated readings in the window.
+def evaluate_air(rule: AirRule, figures: Mapping[str, Figure], now: datetime, where: Place,
+                 dedup_minutes: float = 10.0) -> list[Candidate]:
+    """An alert per pollutant whose district CAI sub-index is at a graded level.
 
-    `buckets` are (start, sum of values, number of values), e.g. one per minute, so the caller can
-    keep a district's window as running sums instead of every reading.
+    `figures` are one district's sub-indices from `feeds.air_queries` (validated data only, PM on
+    AirKorea's 24 h predicted average, gases on the latest hourly mean): the figures the air page
+    and ``GET /api/v1/air/districts`` show, so the alerts cannot disagree with them. A withheld
+    figure (too few hourly means) gives no verdict. Dedup stays per district and pollutant.
     """
-    if pollutant not in CAI_POLLUTANTS or where.district is None:
-        return None
-    cutoff = now - timedelta(minutes=rule.window_minutes)
-    recent = [(total, n) for t, total, n in buckets if t > cutoff and n > 0]
-    count = sum(n for _total, n in recent)
-    if count < rule.min_readings:
-        return None
-    mean = sum(total for total, _n in recent) / count
-    sub = cai_sub_index(pollutant, mean)
-    if sub is None or sub.grade not in rule.grades:
-        return None
-    return Candidate(AIR_QUALITY, rule.grades[sub.grade], f"air.{sub.grade}", f"cai:{pollutant}", where.district, now, where,
-                     {"pollutant": pollutant, "mean": round(mean, 4), "cai": sub.index, "grade": sub.grade,
-                      "readings": count, "window_minutes": rule.window_minutes},
-                     dedup_minutes)
+    if where.district is None:
+        return []
+    out = []
+    for pollutant in CAI_POLLUTANTS:
+        fig = figures.get(pollutant)
+        if fig is None or fig.grade is None or fig.grade not in rule.grades or fig.concentration is None:
+            continue
+        out.append(Candidate(AIR_QUALITY, rule.grades[fig.grade], f"air.{fig.grade}", f"cai:{pollutant}", where.district,
+                             now, where, {"pollutant": pollutant, "concentration": round(fig.concentration, 4),
+                                          "window": fig.window, "cai": fig.index, "grade": fig.grade},
+                             dedup_minutes))
+    return out
 
 
 # -- infrastructure gauges ---------------------------------------------------------------------

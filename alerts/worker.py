@@ -5,10 +5,10 @@ runs the rules, opens or folds alerts, and pushes what changed on the ``alerts``
 
 Several workers may run in the group (each entry goes to one of them); an entry is acknowledged
 only after its alerts are committed, and entries a crashed worker read but never acknowledged are
-re-claimed after `STALE_MS`. The rules' memory (consecutive low speeds, air-quality windows,
-previous gauge values, recent flags) lives in Redis, not in the process, so it is shared by the
-workers of the group and survives a restart. Air windows are per-minute sums kept with HINCRBY,
-so two workers adding to one district never lose each other's samples.
+re-claimed after `STALE_MS`. The rules' memory (consecutive low speeds, previous gauge values,
+recent flags) lives in Redis, not in the process, so it is shared by the workers of the group and
+survives a restart. The air rule keeps no memory of its own: it reads the district sub-indices of
+`feeds.air_queries` from the rollups (the air page's figures), for the districts a batch touched.
 
 A periodic sweep (every `health.sweep_seconds`) raises maintenance alerts for silent sensors and
 for sensors whose values keep being flagged or quarantined.
@@ -48,7 +48,9 @@ from alerts.rules import (
     evaluate_threshold,
     silent_sensors,
 )
+from feeds import air_queries
 from feeds.aqi import CAI_POLLUTANTS
+from feeds.citypack import SensorSite
 from store.errors import CityOpsError, Unavailable
 from store.models.core import QuarantinedObservation, Sensor
 from store.runtime import Runtime
@@ -61,6 +63,9 @@ CLAIM_EVERY_S = 15.0
 # few at a time (each up to 1,000 observations), so a burst of readings never holds a fire back.
 READ_ORDER = ("cctv", "infra", "air", "traffic")
 READ_COUNT = {"cctv": 500, "infra": 10, "air": 2, "traffic": 2}
+# The worker's index does not keep a station's quantities: a pollutant it does not measure has no
+# rollups, so its figure is withheld, exactly as if the station's list had left it out.
+AIR_QUANTITIES = dict.fromkeys(air_queries.POLLUTANTS, "")
 IDLE_WAIT_S = 0.05
 SENSOR_KINDS_WATCHED = ("detector", "air", "water", "gas", "sewer", "bridge")  # cameras speak only when they see something
 T = TypeVar("T")
@@ -225,48 +230,22 @@ class Evaluator:
         return out
 
     def air(self, readings: Sequence[Reading]) -> list[Candidate]:
-        rule = self.rules.air
-        touched: dict[tuple[str, str], datetime] = {}
-        sums: dict[tuple[str, str, int], list[float]] = defaultdict(lambda: [0.0, 0])
-        for r in readings:  # one increment per district, pollutant and minute, not per reading
-            if not r.district:
-                continue
-            minute = int(r.time.timestamp() // 60)
-            for p in CAI_POLLUTANTS:
-                v = r.valid(p)
-                if v is None:
-                    continue
-                acc = sums[(r.district, p, minute)]
-                acc[0] += v
-                acc[1] += 1
-                touched[(r.district, p)] = max(r.time, touched.get((r.district, p), r.time))
-        pipe = self.rt.redis.client.pipeline(transaction=False)
-        for (d, p, minute), (total, n) in sums.items():
-            k = self.key("air", d, p)
-            pipe.hincrbyfloat(k, f"{minute}:s", total)
-            pipe.hincrby(k, f"{minute}:n", int(n))
-        for d, p in touched:
-            pipe.expire(self.key("air", d, p), int(rule.window_minutes * 60) + 3600)
+        """Evaluate the districts this batch brought validated air readings for, on their stations'
+        regulatory figures (`air_queries.read_district_cai`), at the newest reading's time."""
+        touched: dict[str, datetime] = {}
+        for r in readings:
+            district = self.city.place_of(r.sensor_id, r.district).district
+            if district and any(r.valid(p) is not None for p in CAI_POLLUTANTS):
+                touched[district] = max(r.time, touched.get(district, r.time))
         if not touched:
             return []
-        _redis(pipe.execute)
-        keys = list(touched)
-        pipe = self.rt.redis.client.pipeline(transaction=False)
-        for d, p in keys:
-            pipe.hgetall(self.key("air", d, p))
-        raws = _redis(pipe.execute)
+        stations: dict[str, list[SensorSite]] = {d: [] for d in touched}
+        for sid, (kind, district, lat, lon, _interval) in self.city.sensors.items():
+            if kind == "air" and district in stations:
+                stations[district].append(SensorSite(sid, "air", lat, lon, district, AIR_QUANTITIES))
         out = []
-        prune = self.rt.redis.client.pipeline(transaction=False)
-        for (d, p), raw in zip(keys, raws, strict=True):
-            now = touched[(d, p)]
-            oldest = int(now.timestamp() // 60) - int(rule.window_minutes) - 1
-            samples, old = _minute_samples(raw, oldest)
-            if old:
-                prune.hdel(self.key("air", d, p), *old)
-            cand = evaluate_air(rule, p, samples, now, self.city.district_place(d), self.rules.dedup_minutes)
-            if cand is not None:
-                out.append(cand)
-        _redis(prune.execute)
+        for d, cai in air_queries.read_district_cai(self.rt, stations).items():
+            out += evaluate_air(self.rules.air, cai.figures, touched[d], self.city.district_place(d), self.rules.dedup_minutes)
         return out
 
     def infrastructure(self, readings: Sequence[Reading]) -> list[Candidate]:
@@ -371,24 +350,6 @@ def _link_state(raw: str | None) -> LinkState:
         return LinkState()
     n, _, head = raw.partition("|")
     return LinkState(int(n), head or None)
-
-
-def _minute_samples(raw: Mapping[str, str], oldest_minute: int) -> tuple[list[tuple[datetime, float, int]], list[str]]:
-    sums: dict[int, float] = {}
-    counts: dict[int, int] = {}
-    old = []
-    for f, v in raw.items():
-        minute_s, _, what = f.partition(":")
-        minute = int(minute_s)
-        if minute < oldest_minute:
-            old.append(f)
-            continue
-        if what == "s":
-            sums[minute] = float(v)
-        else:
-            counts[minute] = int(v)
-    samples = [(datetime.fromtimestamp(m * 60, UTC), sums.get(m, 0.0), n) for m, n in sorted(counts.items()) if n]
-    return samples, old
 
 
 # -- parsing stream entries ---------------------------------------------------------------------

@@ -234,22 +234,31 @@ def district_air(pack: CityPack, means: HourlyMeans, latest: Mapping[str, Mappin
     out = []
     for d in pack.districts:
         sensors = [s for s in pack.sensors if s.kind == "air" and s.district == d.name_en]
-        per_sensor = [sensor_series(s, means, latest.get(s.id), now) for s in sensors]
-        merged: dict[str, list[float | None]] = {}
-        for p in POLLUTANTS:
-            columns = [ser[p] for ser in per_sensor if p in ser]
-            if not columns:
-                continue
-            merged[p] = [_mean([c[i] for c in columns]) for i in range(HISTORY_HOURS)]
-        cai, us = indices(merged) if merged else (
-            AirIndex(None, None, None, None, None, reason="no air sensors in this district"),
-            AirIndex(None, None, None, None, None, reason="no air sensors in this district"))
-        reporting = sum(any(v is not None for col in ser.values() for v in col) for ser in per_sensor)
+        cai, us, reporting = district_indices(sensors, means, latest, now)
         times = [_observed(latest.get(s.id), now)[0] for s in sensors]
         newest = max((t for t in times if t), default=None)
         out.append(DistrictAir(d.name_en, d.name_ko, cai, us, len(sensors), reporting, newest,
                                (now - newest).total_seconds() if newest else None))
     return rank_districts(out)
+
+
+def district_indices(sensors: Sequence[SensorSite], means: HourlyMeans, latest: Mapping[str, Mapping[str, Any]],
+                     now: datetime) -> tuple[AirIndex, AirIndex, int]:
+    """Pure: one district's CAI and US AQI from the mean of its sensors' hourly series, and how
+    many sensors have a validated figure. The one district computation: the air page, the API,
+    the wall and the alerts' air rule all come through here."""
+    per_sensor = [sensor_series(s, means, latest.get(s.id), now) for s in sensors]
+    merged: dict[str, list[float | None]] = {}
+    for p in POLLUTANTS:
+        columns = [ser[p] for ser in per_sensor if p in ser]
+        if columns:
+            merged[p] = [_mean([c[i] for c in columns]) for i in range(HISTORY_HOURS)]
+    reporting = sum(any(v is not None for col in ser.values() for v in col) for ser in per_sensor)
+    if not merged:
+        none = AirIndex(None, None, None, None, None, reason="no air sensors in this district")
+        return none, none, reporting
+    cai, us = indices(merged)
+    return cai, us, reporting
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -344,6 +353,17 @@ def read_districts(rt: Runtime, pack: CityPack, *, max_age_s: float = 0.0) -> li
     result = district_air(pack, _history(rt, None, now), rt.redis.all_latest("air"), now)
     rt.caches[key] = (rt.clock.monotonic(), result)
     return result
+
+
+def read_district_cai(rt: Runtime, sensors_by_district: Mapping[str, Sequence[SensorSite]]) -> dict[str, AirIndex]:
+    """The CAI of a few districts, each from the sensors given for it (the alert worker's
+    registered stations); the same `district_indices` as `read_districts`, so an alert's grade is
+    the one the air page shows. Reads only those sensors' current hours (settled hours are cached)."""
+    now = rt.clock.now()
+    ids = [s.id for sensors in sensors_by_district.values() for s in sensors]
+    means = _history(rt, ids, now) if ids else {}
+    latest = rt.redis.all_latest("air") if ids else {}
+    return {d: district_indices(sensors, means, latest, now)[0] for d, sensors in sensors_by_district.items()}
 
 
 def read_sensor_day(rt: Runtime, pack: CityPack, sensor_id: str) -> SensorDay:

@@ -46,17 +46,24 @@ def drain(rt: Runtime, worker: AlertWorker) -> Callable[[], int]:
 
 @pytest.fixture
 def post_air(air_rt: Runtime, drain: Callable[[], int]) -> Iterator[Callable[..., None]]:
-    """Ingest `minutes` of readings (one per station per 2 minutes) at a PM2.5 level, moving the
-    clock; the worker drains the streams after each tick, as it does when running."""
+    """Ingest `minutes` of readings (one per station every `every` minutes) at a PM2.5 level,
+    moving the clock; after each tick the rollup worker writes its buckets and then the alert
+    worker drains the streams, as both do when running (the air rule reads the rollups)."""
+    from feeds import worker as rollups
     from feeds.ingest import ingest
 
-    def post(pm25: float, minutes: int = 10, sensors: tuple[str, ...] = ("air-j0", "air-j1", "air-j2")) -> None:
-        for _ in range(0, minutes, 2):
+    rollups.ensure_groups(air_rt)
+
+    def post(pm25: float, minutes: int = 10, sensors: tuple[str, ...] = ("air-j0", "air-j1", "air-j2"),
+             every: int = 2) -> None:
+        for _ in range(0, minutes, every):
             now = air_rt.clock.now()
             result = ingest(air_rt, [air_obs(s, now, pm25) for s in sensors], source="test")
             assert result.quarantined == 0 and result.rejected == 0
+            while rollups.process_once(air_rt, "test-rollups"):
+                pass
             drain()
-            air_rt.clock.advance(minutes=2)  # type: ignore[attr-defined]
+            air_rt.clock.advance(minutes=every)  # type: ignore[attr-defined]
 
     yield post
 

@@ -26,6 +26,8 @@ from alerts.rules import (
     parse_rules,
     silent_sensors,
 )
+from feeds.air_queries import Figure, cai_figure
+from feeds.aqi import cai_sub_index
 from store.errors import ValidationError
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -96,28 +98,51 @@ def test_a_link_collapsing_behind_a_jammed_link_joins_its_jam():
     assert out[2] is not None and out[2].group_hint == "traffic:L9" and out[2].detail["head_link"] == "L9"
 
 
-def _air(pm25: float, n: int = 5, minutes_ago: float = 10) -> list[tuple[datetime, float, int]]:
-    return [(T0 - timedelta(minutes=minutes_ago), pm25 * n, n)]
+def _figures(**concentrations: float) -> dict[str, Figure]:
+    """District figures whose windowed concentration is the given one, graded as `feeds.air_queries` grades."""
+    out = {}
+    for p, c in concentrations.items():
+        sub = cai_sub_index(p, c)
+        out[p] = Figure(p, "24h-predicted" if p in ("pm25", "pm10") else "1h", c, sub.index, sub.grade, sub.level)
+    return out
 
 
 @pytest.mark.parametrize(("pm25", "expected"), [(15.0, None), (35.0, None), (36.0, "major"), (75.0, "major"), (76.0, "critical")])
 def test_pm25_cai_bands_map_to_severities(pm25, expected):
-    cand = evaluate_air(RULES.air, "pm25", _air(pm25), T0, JONGNO)
+    cands = evaluate_air(RULES.air, _figures(pm25=pm25), T0, JONGNO)
 
-    assert (cand.severity if cand else None) == expected
+    assert [c.severity for c in cands] == ([expected] if expected else [])
 
 
-def test_air_needs_enough_readings_inside_the_window():
-    assert evaluate_air(RULES.air, "pm25", _air(60.0, n=2), T0, JONGNO) is None
-    assert evaluate_air(RULES.air, "pm25", _air(60.0, minutes_ago=61), T0, JONGNO) is None
+def test_air_alert_carries_the_regulatory_window_and_the_figure_the_air_page_shows():
+    figs = _figures(pm25=60.0)
+
+    [cand] = evaluate_air(RULES.air, figs, T0, JONGNO)
+
+    assert cand.detail == {"pollutant": "pm25", "concentration": round(figs["pm25"].concentration, 4),
+                           "window": "24h-predicted", "cai": figs["pm25"].index, "grade": "unhealthy"}
+
+
+def test_a_withheld_figure_gives_no_verdict():
+    too_few_hours = {"pm25": cai_figure("pm25", [None] * 21 + [90.0, 90.0, 90.0])}
+
+    assert too_few_hours["pm25"].grade is None
+    assert evaluate_air(RULES.air, too_few_hours, T0, JONGNO) == []
 
 
 def test_one_alert_per_pollutant_and_district():
-    pm = evaluate_air(RULES.air, "pm25", _air(60.0), T0, JONGNO)
-    o3 = evaluate_air(RULES.air, "o3", _air(0.2), T0, JONGNO)
+    pm, o3 = evaluate_air(RULES.air, _figures(pm25=60.0, o3=0.2), T0, JONGNO)
 
-    assert pm is not None and o3 is not None and pm.dedup_key != o3.dedup_key
-    assert pm.dedup_key == "air_quality|cai:pm25|Jongno-gu"
+    assert {pm.detail["pollutant"], o3.detail["pollutant"]} == {"pm25", "o3"}
+    assert {pm.dedup_key, o3.dedup_key} == {"air_quality|cai:pm25|Jongno-gu", "air_quality|cai:o3|Jongno-gu"}
+
+
+def test_rules_file_with_the_old_air_window_is_refused_with_a_clear_message():
+    raw = __import__("yaml").safe_load(Path("alerts/rules.yaml").read_text(encoding="utf-8"))
+    raw["air"]["window_minutes"] = 60
+
+    with pytest.raises(ValidationError, match="window_minutes"):
+        parse_rules(raw)
 
 
 def _reading(kind: str, quantity: str, value: float, qa: str = "ok") -> Reading:
