@@ -9,6 +9,9 @@ cases as the REST API — with the signed-in user; the callback checks ``alerts.
 server, and the service the rest (a second acknowledgement, a supervisor-only dismissal).
 A new critical alert chimes on every console page, this one included: the shell does it
 (`dashboard.shell`), so this page has no chime of its own.
+"Propose command" opens the Commands page as ``/commands?alert=ID&type=TYPE``: the form there
+starts aimed at the alert and the proposal carries it as its cause; the detail lists the commands
+proposed from the alert with their states.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from flask import current_app, session
 from alerts import queries, service
 from alerts.const import CATEGORIES, SEVERITIES, SEVERITY_RANK, VERDICTS
 from alerts.escalation import SUPERVISOR_ROLES
+from actuation.commands import PARAMS as COMMAND_TYPES
 from alerts.model import Actor
+from dashboard import roles
 from dashboard.auth import guarded, lang, requires
 from dashboard.live import SOCKET_ID
 from feeds import live_queries as lq
@@ -42,6 +47,7 @@ MAP, PRECISION = "alerts-map", "alerts-precision"
 F = {k: f"alerts-f-{k}" for k in ("severity", "category", "district", "state", "age")}
 ACK, ASSIGN, COMMENT_BTN, RESOLVE = "alerts-ack", "alerts-assign", "alerts-comment-btn", "alerts-resolve"
 COMMENT, ASSIGNEE, VERDICT = "alerts-comment", "alerts-assignee", "alerts-verdict"
+PROPOSE, PROPOSE_TYPE, GOTO = "alerts-propose", "alerts-propose-type", "alerts-goto"
 INCIDENT, INC_NAME, INC_NAME_BTN, INC_RESOLVE, INC_MSG = ("alerts-incident", "alerts-incident-name", "alerts-incident-name-btn",
                                                           "alerts-incident-resolve", "alerts-incident-msg")
 AGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "all": None}
@@ -106,7 +112,19 @@ def detail_view(rt: Runtime, alert_id: int | None, language: str) -> list[Any]:
                  for h in a["history"]], className="alert-history"),
         html.H4(t("alerts.detail.comments", language)),
         html.Ul([html.Li(f"{_local(rt, c['at'])} · {c['author']}: {c['text']}") for c in a["comments"]], className="alert-comments"),
+        html.H4(t("alerts.detail.commands", language)),
+        html.Ul([html.Li(" · ".join((f"#{c['id']}", t(f"cmd.type.{c['type']}", language), t(f"cmd.state.{c['state']}", language),
+                                     c["proposer"], _local(rt, c["created_at"]))), **{"data-command": str(c["id"]), "data-state": c["state"]})
+                 for c in a["commands"]] or [html.Li(t("alerts.detail.no_commands", language), className="muted")],
+                className="alert-commands"),
     ]
+
+
+def propose_href(alert_id: int, type_: str) -> str:
+    """Where "Propose command" leads: the Commands page with the type and the alert as cause."""
+    if type_ not in COMMAND_TYPES:
+        type_ = "bus_reroute"
+    return f"/commands?alert={alert_id}&type={type_}"
 
 
 def precision_table(rt: Runtime, language: str) -> Any:
@@ -182,8 +200,14 @@ def layout(**_query: Any) -> html.Div:
                 html.Div([dcc.RadioItems(id=VERDICT, value="true_positive", inline=True, className="radio-group",
                                          options=[{"label": t(f"alerts.verdict.{v}", language), "value": v} for v in VERDICTS]),
                           html.Button(t("alerts.action.resolve", language), id=RESOLVE, className="btn")], className="btn-row"),
+                html.Div([dcc.Dropdown(id=PROPOSE_TYPE, value="bus_reroute", clearable=False, className="alerts-propose-type",
+                                       placeholder=t("alerts.action.propose_type", language),
+                                       options=[{"label": t(f"cmd.type.{k}", language), "value": k} for k in COMMAND_TYPES]),
+                          html.Button(t("alerts.action.propose", language), id=PROPOSE, className="btn")],
+                         className="btn-row", hidden=not roles.allowed(session.get("role"), "commands.propose")),
                 html.Div(id=MSG, className="alerts-msg", role="status"),
             ]),
+            dcc.Location(id=GOTO, refresh="callback-nav"),
             html.Div(detail_view(rt, None, language), id=DETAIL),
         ]),
         html.Section(className="panel alerts-map-panel", children=[
@@ -270,6 +294,15 @@ def register(app: Dash) -> None:
         what = t(f"alerts.state.{out['state']}", language) if button in (ACK, RESOLVE) else t(
             "alerts.history.assigned" if button == ASSIGN else "alerts.history.commented", language)
         return html.Span(t("alerts.msg.done", language, id=alert_id, what=what), className="alerts-msg-ok"), (refresh_n or 0) + 1, ""
+
+    @app.callback(Output(GOTO, "href"), Output(MSG, "children", allow_duplicate=True), Input(PROPOSE, "n_clicks"),
+                  State(SELECTED, "data"), State(PROPOSE_TYPE, "value"), prevent_initial_call=True)
+    @requires("commands.propose")
+    def propose_command(_n: int | None, alert_id: int | None, type_: str | None) -> tuple[Any, Any]:
+        """Open the Commands page aimed at the selected alert; proposing there is checked again."""
+        if alert_id is None:
+            return no_update, t("alerts.msg.pick_first", lang())
+        return propose_href(int(alert_id), type_ or "bus_reroute"), no_update
 
     @app.callback(Output(INC_MSG, "children"), Output(REFRESH, "data", allow_duplicate=True),
                   Input(INC_NAME_BTN, "n_clicks"), Input(INC_RESOLVE, "n_clicks"), State(INCIDENT, "value"),

@@ -1,6 +1,10 @@
 """Commands (/commands): propose any command type with a form that validates on the server, or
 start an emergency alert from a CAP 1.2 file; below, my commands and their states, live.
 
+Opened as ``/commands?alert=ID&type=TYPE`` (the Alerts page's "Propose command"), the form starts
+with that type aimed at the alert's district, and the proposal carries the alert (and its
+incident) as its cause; the service checks they exist.
+
 The form is drawn from the command's model (`actuation.forms`), so every field a type takes is
 on screen; proposing calls `actuation.service.propose` — the same use case as the REST API —
 which applies the policy (who may propose what) whatever the page shows.
@@ -19,18 +23,20 @@ from flask import current_app, session
 from actuation import cap, queries, service
 from actuation.commands import PARAMS, validate_params
 from actuation.forms import FieldSpec, form_fields, from_form, to_form
-from actuation.model import CancelCommand, Context, ProposeCommand
+from actuation.model import CancelCommand, Cause, Context, ProposeCommand
 from actuation.policy import load_policy
-from actuation.samples import example_params
+from actuation.samples import example_params, params_from_alert
+from alerts import queries as alert_queries
 from dashboard.auth import guarded, lang, requires
 from dashboard.live import SOCKET_ID
 from feeds.citypack import seoul_districts
-from store.errors import CityOpsError
+from store.errors import CityOpsError, NotFound
 from store.i18n import t
 from store.runtime import Runtime
 
 TYPE, POLICY, FORM, SUBMIT, MSG, UPLOAD = "cmd-type", "cmd-policy", "cmd-form", "cmd-submit", "cmd-msg", "cmd-cap-upload"
 MINE, POLL, REFRESH, FIELD, CANCEL = "cmd-mine", "cmd-poll", "cmd-refresh", "cmd-field", "cmd-cancel"
+CAUSE, CAUSE_NOTE = "cmd-cause", "cmd-cause-note"
 
 
 def _rt() -> Runtime:
@@ -107,12 +113,39 @@ def mine_table(rt: Runtime, user: str, language: str) -> Any:
     return html.Table([html.Thead(head), html.Tbody(body)], className="cmd-table")
 
 
-def layout(**_query: Any) -> html.Div:
+def start_params(rt: Runtime, type_: str, cause: dict[str, Any] | None) -> dict[str, Any]:
+    """The form's starting values: the type's example, aimed at the alert when there is a cause."""
+    now = rt.clock.now()
+    if not cause:
+        return example_params(type_, now)
+    return params_from_alert(type_, now, alert_id=cause["alert_id"], district=cause.get("district"), what=cause.get("what", ""))
+
+
+def cause_from_query(rt: Runtime, query: dict[str, Any], language: str) -> tuple[dict[str, Any] | None, str]:
+    """``?alert=ID``: the alert (and its incident) the proposal will carry, and the line that says
+    so; a missing alert says that instead and links nothing."""
+    try:
+        alert_id = int(query.get("alert") or 0)
+    except (TypeError, ValueError):
+        alert_id = 0
+    if alert_id <= 0:
+        return None, ""
+    try:
+        a = alert_queries.alert_detail(rt, alert_id)
+    except NotFound:
+        return None, t("cmd.cause.missing", language, id=alert_id)
+    what = f"{t('alerts.category.' + a['category'], language)} · {a['place']}"
+    cause = {"alert_id": alert_id, "incident_id": a["incident_id"], "district": a["district"], "what": f"{a['category']} at {a['place']}"}
+    return cause, t("cmd.cause", language, id=alert_id, what=what)
+
+
+def layout(**query: Any) -> html.Div:
     rt, language = _rt(), lang()
-    first = "emergency_alert"
-    values = to_form(first, validate_params(first, example_params(first, rt.clock.now())), rt.settings.timezone)
+    first = query.get("type") if query.get("type") in PARAMS else "emergency_alert"
+    cause, cause_note = cause_from_query(rt, query, language)
+    values = to_form(first, validate_params(first, start_params(rt, first, cause)), rt.settings.timezone)
     return html.Div(className="console-page commands", children=[
-        dcc.Store(id=REFRESH, data=0), dcc.Interval(id=POLL, interval=2_000),
+        dcc.Store(id=REFRESH, data=0), dcc.Interval(id=POLL, interval=2_000), dcc.Store(id=CAUSE, data=cause),
         html.Section(className="panel cmd-propose", children=[
             html.H2(t("cmd.propose.title", language)),
             html.Div(className="btn-row", children=[
@@ -121,6 +154,7 @@ def layout(**_query: Any) -> html.Div:
                 html.Span(policy_note(first, language), id=POLICY, className="cmd-policy"),
                 dcc.Upload(id=UPLOAD, children=html.Button(t("cmd.cap_import", language), className="btn"),
                            accept=".xml,application/xml,text/xml", max_size=1_000_000)]),
+            html.P(cause_note, id=CAUSE_NOTE, className="cmd-cause panel-note"),
             html.Div(form_children(first, values, language), id=FORM, className="cmd-form"),
             html.Button(t("cmd.submit", language), id=SUBMIT, className="btn btn-primary"),
             html.Div(id=MSG, className="cmd-msg", role="status"),
@@ -135,9 +169,10 @@ def register(app: Dash) -> None:
                        permission="commands.propose", nav_key="cmd.title", live=("commands",), order=4)
 
     @app.callback(Output(FORM, "children"), Output(POLICY, "children"), Output(TYPE, "value"), Output(MSG, "children"),
-                  Input(TYPE, "value"), Input(UPLOAD, "contents"), State(UPLOAD, "filename"), prevent_initial_call=True)
+                  Input(TYPE, "value"), Input(UPLOAD, "contents"), State(UPLOAD, "filename"), State(CAUSE, "data"),
+                  prevent_initial_call=True)
     @requires("commands.propose")
-    def redraw_form(type_: str, contents: str | None, filename: str | None) -> Any:
+    def redraw_form(type_: str, contents: str | None, filename: str | None, cause: dict[str, Any] | None) -> Any:
         rt, language = _rt(), lang()
         if callback_context.triggered_id == UPLOAD and contents:
             try:
@@ -147,18 +182,21 @@ def register(app: Dash) -> None:
             values = to_form("emergency_alert", draft["params"], rt.settings.timezone)
             note = t("cmd.cap_imported", language, name=filename or "CAP", notes=" ".join(draft["notes"]))
             return form_children("emergency_alert", values, language), policy_note("emergency_alert", language), "emergency_alert", note
-        values = to_form(type_, validate_params(type_, example_params(type_, rt.clock.now())), rt.settings.timezone)
+        values = to_form(type_, validate_params(type_, start_params(rt, type_, cause)), rt.settings.timezone)
         return form_children(type_, values, language), policy_note(type_, language), no_update, ""
 
     @app.callback(Output(MSG, "children", allow_duplicate=True), Output(REFRESH, "data"),
                   Input(SUBMIT, "n_clicks"), State(TYPE, "value"), State({"type": FIELD, "index": ALL}, "value"),
-                  State({"type": FIELD, "index": ALL}, "id"), State(REFRESH, "data"), prevent_initial_call=True)
+                  State({"type": FIELD, "index": ALL}, "id"), State(REFRESH, "data"), State(CAUSE, "data"),
+                  prevent_initial_call=True)
     @requires("commands.propose")
-    def propose(_n: int | None, type_: str, values: list[Any], ids: list[dict[str, str]], refresh: int) -> Any:
+    def propose(_n: int | None, type_: str, values: list[Any], ids: list[dict[str, str]], refresh: int,
+                cause: dict[str, Any] | None) -> Any:
         rt, language = _rt(), lang()
         params = from_form(type_, {i["index"]: v for i, v in zip(ids, values, strict=True)}, rt.settings.timezone)
+        why = Cause(cause.get("alert_id"), cause.get("incident_id")) if cause else Cause()
         try:
-            view = service.propose(rt, ProposeCommand(type_, params, session["role"], Context(session["username"])))
+            view = service.propose(rt, ProposeCommand(type_, params, session["role"], Context(session["username"]), why))
         except CityOpsError as exc:
             problems = "; ".join(f"{t('cmd.field.' + d['field'].split('.')[0], language) if d['field'] != 'params' else ''} {d['problem']}"
                                  for d in (exc.details or []))
