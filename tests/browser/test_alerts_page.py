@@ -191,3 +191,28 @@ def open_alerts_page_empty(browser: Any, app: LiveApp, role: str) -> Any:
     page.wait_for_selector("#alerts-grid", timeout=20_000)
     wait_connected(page)
     return page
+
+
+def test_a_command_proposed_from_an_alert_is_listed_on_the_alert(browser: Any, alerts_app: LiveApp) -> None:
+    critical = alerts_app.alert_ids[0]  # type: ignore[attr-defined]
+    op = open_alerts_page(browser, alerts_app)
+    op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").click()
+    op.wait_for_function("document.querySelector('#alerts-detail-title')?.innerText.includes('%d')" % critical)
+
+    op.click("#alerts-propose")
+    op.wait_for_selector("#cmd-submit", timeout=20_000)
+    url = op.url
+    note = op.locator("#cmd-cause-note").inner_text()
+    op.click("#cmd-submit")
+    op.wait_for_selector("#cmd-msg >> text=proposed", timeout=10_000)
+    proposed = op.locator("#cmd-msg").inner_text()
+    op.goto(alerts_app.url + "/alerts")
+    op.wait_for_selector("#alerts-grid .ag-row", timeout=20_000)
+    op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").click()
+    op.wait_for_selector(".alert-commands [data-command]", timeout=10_000)
+    listed = op.locator(".alert-commands [data-command]").first
+
+    assert url.endswith(f"/commands?alert={critical}&type=bus_reroute")
+    assert f"Proposed from alert {critical}" in note
+    assert listed.get_attribute("data-command") in proposed and "Bus reroute" in listed.inner_text()
+    screenshot(op, "alerts-command-from-alert")
