@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from feeds import air_queries, traffic_queries
+from feeds import air_queries, live_queries, traffic_queries
 from feeds.citypack import load_pack
 from store.models import Rollup
 from store.runtime import Runtime
@@ -84,6 +84,16 @@ def main() -> None:
     timed("air: 50 changed sensors (one live delta)", lambda: air_queries.read_sensors(rt, pack, [s.id for s in air[:50]]))
     timed("air: district ranking (API /air/districts)", lambda: air_queries.read_districts(rt, pack))
     timed("air: one sensor's 24 h chart", lambda: air_queries.read_sensor_day(rt, pack, air[0].id))
+    rt.caches[live_queries.__name__ + ".pack"] = pack
+    timed("wall: PM2.5 now only (old air tiles)", lambda: live_queries.city_pm25_now(rt.redis.all_latest("air")))
+    timed("wall: air tiles, ranking reused (live tick)", lambda: live_queries.air_kpis(rt), repeat=10)
+    timed("wall: air tiles, ranking recomputed (<=1/5 s)",
+          lambda: (rt.caches.pop(air_queries.__name__ + ".districts", None), live_queries.air_kpis(rt)))
+    by_district: dict[str, list] = {}
+    for site in air:
+        by_district.setdefault(site.district, []).append(site)
+    timed("alerts: air rule, one district", lambda: air_queries.read_district_cai(rt, {air[0].district: by_district[air[0].district]}))
+    timed("alerts: air rule, all 25 districts (a tick)", lambda: air_queries.read_district_cai(rt, by_district))
     states = timed("traffic: all link states", lambda: traffic_queries.read_link_states(rt, pack))
     timed("traffic: worst 50 links", lambda: traffic_queries.worst_links(states.values(), n=50))  # type: ignore[union-attr]
     timed("traffic: corridor times", lambda: traffic_queries.corridor_times(pack, states))  # type: ignore[arg-type]
