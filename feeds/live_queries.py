@@ -55,8 +55,9 @@ def speed_class(speed_kmh: float | None) -> str | None:
 def air_class(values: Mapping[str, float]) -> str | None:
     """CAI grade of a sensor's current validated values (the worst sub-index present).
 
-    The wall colours sensors by the instantaneous sub-index; the regulatory 24-hour averaging is
-    the air page's business (it reads history). Callers pass only values whose QA is good.
+    Only the live map's sensor dots still use this instantaneous grade (the wire state must be
+    computed per delta without history); the wall's air tiles and the alerts grade by the regulatory
+    figures of `feeds.air_queries`. Callers pass only values whose QA is good.
     """
     idx = aqi.cai({k: v for k, v in values.items() if k in aqi.CAI_POLLUTANTS}, require_all=False)
     return idx.grade if idx else None
