@@ -619,12 +619,16 @@ def publish_step(rt: Runtime, observations: list[dict[str, Any]], buses: Mapping
 
 
 def run_simulator(rt: Runtime, stop: threading.Event) -> None:
-    """The simulator service: register the pack's sensors, then one step every `sim_interval_s`."""
+    """The simulator service: register the pack's sensors, start the simulated-history backfill
+    when the history is empty (`feeds.backfill`), then one step every `sim_interval_s`."""
     from feeds.ingest import register_sites
 
     s = rt.settings
     pack = load_pack(s.city, s.scale, s.sim_seed)
     register_sites(rt, pack.sensors)
+    from feeds import backfill
+
+    backfill.start_if_wanted(rt, pack, stop)  # an empty history gets 24 h of simulated past (demo only)
     sim = CitySimulator(pack, s.sim_seed, interval_s=s.sim_interval_s)
     log.info("simulator: %s/%s, %d sensors, %d buses, every %.0f s", pack.name, pack.scale,
              len(pack.sensors), len(pack.buses), s.sim_interval_s)

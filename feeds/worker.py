@@ -166,11 +166,13 @@ def apply_entries(rt: Runtime, domain: str, entries: Sequence[tuple[str, dict[st
             if fresh:
                 s.execute(RollupEntry.__table__.insert(), [{"stream": domain, "entry_id": d, "applied_at": now} for d in fresh])
                 aggs = aggregate((item for i in fresh.values() for item in good[i]), rt.settings.rollup_minutes, rt.settings.city)
-                _upsert_rollups(s, aggs, rt.settings.rollup_minutes)
+                upsert_rollups(s, aggs, rt.settings.rollup_minutes)
     return [e for e, _f in entries]
 
 
-def _upsert_rollups(session: object, aggs: dict[BucketKey, Agg], minutes: int) -> None:
+def upsert_rollups(session: object, aggs: dict[BucketKey, Agg], minutes: int) -> None:
+    """Merge `aggregate`'s buckets into ``rollups`` (sums and counts add, extremes widen): the one
+    writer of history rows, shared by this worker and the demo's backfill (`feeds.backfill`)."""
     rows = [{"entity_type": et, "entity_id": eid, "quantity": q, "bucket_start": start, "bucket_minutes": minutes,
              "n": a.n, "total": a.total, "minimum": a.minimum, "maximum": a.maximum, "flagged": a.flagged}
             for (et, eid, q, start), a in aggs.items()]
