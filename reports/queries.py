@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from feeds.hourly import usable_buckets
 from reports import handover
 from reports.shifts import Period
 from store.models.core import QaCount, Rollup, Sensor
@@ -60,8 +61,8 @@ class Sources:
 
 
 def _valid_bucket() -> Any:
-    """Validated buckets only: a bucket more than half flagged means "a sensor to check" (as feeds.hourly)."""
-    return (Rollup.n > 0) & (Rollup.flagged * 2 <= Rollup.n)
+    """Validated buckets only, by the one rule every reader of rollups applies (feeds.hourly)."""
+    return usable_buckets()
 
 
 def load_speed(session: Session, period: Period, slow_kmh: float) -> pd.DataFrame:

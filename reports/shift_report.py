@@ -8,7 +8,7 @@ each). The figures are defined here once, so the three formats cannot disagree:
   the network mean speed = Σ total / Σ n of the validated ``speed_kmh`` rollup buckets starting
   in that hour (city-level rollups when present, else district, else sensor), and congestion =
   the share of sensor-level buckets (district-level when there are none) whose mean is below
-  ``congestion_speed_kmh`` (targets.json). "Validated" = more than half not flagged.
+  ``congestion_speed_kmh`` (targets.json). "Validated" = a bucket with no flagged value (`feeds.hourly.usable_buckets`).
 - **air_by_district**: each pollutant's Σ total / Σ n over the period per district, and the CAI
   of those means (`feeds.aqi.cai`; PM as the period mean, not AirKorea's 24 h forecast average;
   withheld when one of PM2.5, PM10, O3, NO2 is missing, as AirKorea does).

@@ -42,7 +42,8 @@ def _rollups(s) -> None:  # type: ignore[no-untyped-def]
         t = at(5 * k)
         for j, det in enumerate(("det-1", "det-2", "det-3")):
             mean = 8.0 + 7 * j + (k % 12)  # det-1 is often below 15 km/h
-            flagged = 3 if (j == 2 and k == 30) else 0  # one mostly flagged bucket: left out
+            # One mostly flagged bucket and one with a single flagged value: both left out (any flag).
+            flagged = 3 if (j == 2 and k == 30) else 1 if (j == 1 and k == 40) else 0
             s.add(Rollup(entity_type="sensor", entity_id=det, quantity="speed_kmh", bucket_start=t, bucket_minutes=5,
                          n=4, total=4 * mean, minimum=mean - 1, maximum=mean + 1, flagged=flagged))
         city = 30.0 + (k % 7)

@@ -50,7 +50,7 @@ def p90(values: list[float]) -> float:
 
 
 def expected_figures(rt: Runtime, s: datetime, e: datetime) -> dict[str, Any]:
-    valid = "n > 0 AND flagged * 2 <= n"
+    valid = "n > 0 AND flagged = 0"
     x: dict[str, Any] = {}
     (tot, n), = sql(rt, f"SELECT SUM(total), SUM(n) FROM rollups WHERE quantity='speed_kmh' AND entity_type='city' "
                         f"AND bucket_start >= :s AND bucket_start < :e AND {valid}", s=s, e=e)
