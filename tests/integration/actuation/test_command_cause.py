@@ -124,3 +124,16 @@ def test_the_wall_may_not_propose_from_an_alert(any_db_rt: Runtime, clients: dic
 
     assert r.status_code == 403
     assert clients["op1"].get(f"/api/v1/alerts/{alert_id}").json["commands"] == []
+
+
+def test_migration_0006_matches_the_command_model(any_db_rt: Runtime) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from store.db import Base
+
+    with any_db_rt.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+    ours = [d for d in diffs if any(m in repr(d) for m in ("table=<commands>", "Table('commands'", "'commands'"))]
+    assert ours == []
