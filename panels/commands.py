@@ -102,12 +102,15 @@ def mine_table(rt: Runtime, user: str, language: str) -> Any:
     rows = queries.list_commands(rt, proposer=user, limit=30)
     if not rows:
         return html.P(t("cmd.none", language), className="muted")
-    head = html.Tr([html.Th(t(f"cmd.col.{k}", language)) for k in ("id", "type", "state", "approvals", "created", "outcome")] + [html.Th("")])
+    head = html.Tr([html.Th(t(f"cmd.col.{k}", language)) for k in ("id", "type", "state", "approvals", "created", "outcome", "cause")]
+                   + [html.Th("")])
     body = [html.Tr(id={"type": "cmd-row", "index": c["id"]}, className=f"cmd-state-{c['state']}", children=[
         html.Td(str(c["id"])), html.Td(t(f"cmd.type.{c['type']}", language)),
         html.Td(t(f"cmd.state.{c['state']}", language), className="cmd-state", **{"data-state": c["state"]}),
         html.Td(f"{len(c['approvals'])}/{c['approvals_needed']}"), html.Td(local_time(rt, c["created_at"])),
         html.Td(outcome(c, language)),
+        html.Td(t("cmd.cause.alert", language, id=c["alert_id"]) if c.get("alert_id") else
+                t("cmd.cause.incident", language, id=c["incident_id"]) if c.get("incident_id") else "", className="cmd-cause-cell"),
         html.Td(html.Button(t("cmd.cancel", language), id={"type": CANCEL, "index": c["id"]}, className="btn btn-small")
                 if c["state"] in ("proposed", "pending") else "")]) for c in rows]
     return html.Table([html.Thead(head), html.Tbody(body)], className="cmd-table")

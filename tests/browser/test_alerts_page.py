@@ -206,6 +206,7 @@ def test_a_command_proposed_from_an_alert_is_listed_on_the_alert(browser: Any, a
     op.click("#cmd-submit")
     op.wait_for_selector("#cmd-msg >> text=proposed", timeout=10_000)
     proposed = op.locator("#cmd-msg").inner_text()
+    op.wait_for_selector(f"td.cmd-cause-cell >> text=alert {critical}", timeout=10_000)  # "My commands" says where it came from
     op.goto(alerts_app.url + "/alerts")
     op.wait_for_selector("#alerts-grid .ag-row", timeout=20_000)
     op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").click()
