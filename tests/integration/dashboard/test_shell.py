@@ -211,6 +211,16 @@ def test_a_new_registration_changes_the_feeds_interval_at_the_next_poll(rt: Runt
     assert (before, after) == (120, 600)
 
 
+def test_every_console_page_joins_the_alerts_room_and_the_wall_only_its_own(web: WebApp) -> None:
+    from dashboard.live import rooms_for
+
+    assert rooms_for("operator", "/traffic") == ("traffic", "bus", "alerts")
+    assert all("alerts" in rooms_for(role, "/reports") for role in ("operator", "supervisor", "shift_lead", "admin"))
+    assert rooms_for("operator", "/alerts").count("alerts") == 1
+    assert rooms_for("wall", "/traffic") == ("traffic", "bus")
+    assert rooms_for("wall", "/nowhere") == ()
+
+
 def test_relay_survives_a_delta_it_cannot_read(web: WebApp, rt: Runtime) -> None:
     from dashboard.live import Relay
 
