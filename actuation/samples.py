@@ -32,16 +32,33 @@ def example_params(type_: str, now: datetime) -> dict[str, Any]:
     return examples[type_]
 
 
+TIME_FIELDS = {"bus_reroute": ("start", "end"), "emergency_alert": ("effective", "expires"),
+               "bridge_closure": ("start", "end")}
+
+
+def blank_params(type_: str, now: datetime) -> dict[str, Any]:
+    """What a new command form starts from: only its time window (now → two hours on).
+
+    Never the examples above: a form that opens already holding an evacuation message, a
+    district's gas shut-off or a bridge closure is one careless click from going out. Everything
+    that says what, where and why is typed or chosen by the operator.
+    """
+    start, end = TIME_FIELDS.get(type_, (None, None))
+    if start is None:
+        return {}
+    return {start: now.isoformat(), end: (now + timedelta(hours=2)).isoformat()}
+
+
 def params_from_alert(type_: str, now: datetime, *, alert_id: int, district: str | None, what: str) -> dict[str, Any]:
-    """The example of `type_` aimed at an alert: its district where the type takes one (the area
-    of an emergency alert, the districts of a lighting override, a gas shut-off's zone) and a
-    reason naming the alert, so the operator starts from the place, not from Jong-ro."""
-    params = example_params(type_, now)
+    """A blank form aimed at an alert: its district where the type takes one (the area of an
+    emergency alert, the districts of a lighting override, a gas shut-off's zone) and a reason
+    naming the alert, so the operator starts from the place and the cause, and writes the rest."""
+    params = blank_params(type_, now)
     if district:
-        if "districts" in params:
+        if type_ in ("emergency_alert", "lighting_schedule"):
             params["districts"] = [district]
         if type_ == "gas_shutoff":
             params["zone"] = district
-    if "reason" in params:
+    if type_ in ("bus_reroute", "gas_shutoff"):
         params["reason"] = f"alert {alert_id}: {what}"[:500]
     return params

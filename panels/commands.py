@@ -21,11 +21,11 @@ from dash import ALL, Dash, Input, Output, State, callback_context, dcc, html, n
 from flask import current_app, session
 
 from actuation import cap, queries, service
-from actuation.commands import PARAMS, validate_params
+from actuation.commands import PARAMS
 from actuation.forms import FieldSpec, form_fields, from_form, to_form
 from actuation.model import CancelCommand, Cause, Context, ProposeCommand
 from actuation.policy import load_policy
-from actuation.samples import example_params, params_from_alert
+from actuation.samples import blank_params, params_from_alert
 from alerts import queries as alert_queries
 from dashboard.auth import guarded, lang, requires
 from dashboard.live import SOCKET_ID
@@ -117,10 +117,11 @@ def mine_table(rt: Runtime, user: str, language: str) -> Any:
 
 
 def start_params(rt: Runtime, type_: str, cause: dict[str, Any] | None) -> dict[str, Any]:
-    """The form's starting values: the type's example, aimed at the alert when there is a cause."""
+    """The form's starting values: blank but for the time window, aimed at the alert when there
+    is a cause (see `actuation.samples.blank_params` for why nothing else is pre-filled)."""
     now = rt.clock.now()
     if not cause:
-        return example_params(type_, now)
+        return blank_params(type_, now)
     return params_from_alert(type_, now, alert_id=cause["alert_id"], district=cause.get("district"), what=cause.get("what", ""))
 
 
@@ -146,7 +147,7 @@ def layout(**query: Any) -> html.Div:
     rt, language = _rt(), lang()
     first = query.get("type") if query.get("type") in PARAMS else "emergency_alert"
     cause, cause_note = cause_from_query(rt, query, language)
-    values = to_form(first, validate_params(first, start_params(rt, first, cause)), rt.settings.timezone)
+    values = to_form(first, start_params(rt, first, cause), rt.settings.timezone)
     return html.Div(className="console-page commands", children=[
         dcc.Store(id=REFRESH, data=0), dcc.Interval(id=POLL, interval=2_000), dcc.Store(id=CAUSE, data=cause),
         html.Section(className="panel cmd-propose", children=[
@@ -185,7 +186,7 @@ def register(app: Dash) -> None:
             values = to_form("emergency_alert", draft["params"], rt.settings.timezone)
             note = t("cmd.cap_imported", language, name=filename or "CAP", notes=" ".join(draft["notes"]))
             return form_children("emergency_alert", values, language), policy_note("emergency_alert", language), "emergency_alert", note
-        values = to_form(type_, validate_params(type_, start_params(rt, type_, cause)), rt.settings.timezone)
+        values = to_form(type_, start_params(rt, type_, cause), rt.settings.timezone)
         return form_children(type_, values, language), policy_note(type_, language), no_update, ""
 
     @app.callback(Output(MSG, "children", allow_duplicate=True), Output(REFRESH, "data"),

@@ -241,3 +241,20 @@ def post_observations(app: LiveApp, obs: list[dict[str, Any]]) -> str:
 
     ingest.ingest(app.rt, obs, source="browser-test")
     return "ingest()"
+
+
+def fill_command_form(page: Any, type_: str, params: dict[str, Any], tz: str = "Asia/Seoul") -> None:
+    """Type a command's parameters into the Commands page form, as an operator would: the form
+    opens blank (nothing safety-relevant is pre-filled), so every test fills what it proposes.
+    Dropdowns and inputs are set through Dash's own `set_props`, the same path a user's change
+    takes to the callbacks."""
+    import json as _json
+
+    from actuation.forms import to_form
+
+    for name, value in to_form(type_, params, tz).items():
+        if value in ("", [], None):
+            continue
+        page.evaluate("([id, v]) => window.dash_clientside.set_props(id, "
+                      "{value: v})", [_json.loads(_json.dumps({"type": "cmd-field", "index": name})),
+                                      (["yes"] if value else []) if isinstance(value, bool) else value])

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness import LiveApp, screenshot, sign_in, start_live_app, wait_connected
+from actuation.samples import example_params
+from harness import LiveApp, fill_command_form, screenshot, sign_in, start_live_app, wait_connected
 
 pytestmark = pytest.mark.browser
 
@@ -203,6 +204,8 @@ def test_a_command_proposed_from_an_alert_is_listed_on_the_alert(browser: Any, a
     op.wait_for_selector("#cmd-submit", timeout=20_000)
     url = op.url
     note = op.locator("#cmd-cause-note").inner_text()
+    route = {k: v for k, v in example_params("bus_reroute", alerts_app.rt.clock.now()).items() if k in ("route", "avoid_links", "detour")}
+    fill_command_form(op, "bus_reroute", route)
     op.click("#cmd-submit")
     op.wait_for_selector("#cmd-msg >> text=proposed", timeout=10_000)
     proposed = op.locator("#cmd-msg").inner_text()

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness import LiveApp, screenshot, sign_in, start_live_app
+from actuation.samples import example_params
+from harness import LiveApp, fill_command_form, screenshot, sign_in, start_live_app
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +39,8 @@ def test_operator_proposes_alert_supervisor_approves_and_delivery_appears(browse
     op.goto(app.url + "/commands")
     op.wait_for_selector("#cmd-submit", timeout=20_000)
     op.wait_for_selector("text=Headline (English)")
+    assert op.locator("#cmd-form textarea").first.input_value() == ""  # nothing pre-written in an alert
+    fill_command_form(op, "emergency_alert", example_params("emergency_alert", app.rt.clock.now()))
     op.click("#cmd-submit")
     op.wait_for_selector("#cmd-msg >> text=pending approval", timeout=10_000)
     op.wait_for_selector("td.cmd-state[data-state=pending]", timeout=10_000)
@@ -66,7 +69,6 @@ def test_operator_proposes_alert_supervisor_approves_and_delivery_appears(browse
 def test_operators_approval_attempt_is_refused(browser: Any, app_with_dispatcher: LiveApp) -> None:
     from actuation import queries, service
     from actuation.model import Context, ProposeCommand
-    from actuation.samples import example_params
 
     app = app_with_dispatcher
     rt = app.rt
