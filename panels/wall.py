@@ -88,6 +88,10 @@ def _pm25_tile(ak: q.AirKpis) -> Reading:
     notes = [both("wall.pm25_graded_by", v=_num(ak.pm25_regulatory))] if ak.pm25_regulatory is not None else []
     if ak.excluded:
         notes.append(both("live.flagged_count", n=ak.excluded))
+    if ak.pm25_now is not None and ak.pm25_grade is None:
+        # A concentration but no regulatory average yet (AirKorea needs 4 hourly means): say why
+        # the tile is uncoloured instead of guessing a grade from one reading.
+        return Reading(_num(ak.pm25_now), "unknown", both("wall.pm25_grade_withheld"), " · ".join(notes))
     return _air_reading(_num(ak.pm25_now), ak.pm25_grade, " · ".join(notes))
 
 
