@@ -68,7 +68,11 @@ def test_acknowledging_on_the_alerts_page_drops_the_wall_banner_count(browser: A
     op.wait_for_selector(".alerts-msg-ok", timeout=10_000)
 
     wall.wait_for_function("document.querySelector('#alert-banner-count')?.innerText === '1'", timeout=15_000)
-    assert "fire brigade called" in op.locator("#alerts-detail").inner_text()
+    # The detail and the grid row refresh by their own callbacks after the acknowledgement.
+    op.wait_for_function("document.querySelector('#alerts-detail')?.innerText.includes('fire brigade called')",
+                         timeout=10_000)
+    op.wait_for_function("document.querySelector(\"#alerts-grid .ag-row[row-id='%d']\")?.innerText"
+                         ".includes('Acknowledged')" % critical, timeout=10_000)
     assert op.locator(f"#alerts-grid .ag-row[row-id='{critical}']").inner_text().count("Acknowledged") == 1
     screenshot(op, "alerts-page-acknowledged")
     screenshot(wall, "wall-banner-after-ack")
