@@ -22,7 +22,6 @@ import cProfile
 import io
 import logging
 import os
-import platform
 import pstats
 import random
 import sys
@@ -34,25 +33,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from machine import describe  # noqa: E402  (bench/machine.py, beside this script)
 
 AIR_Q = {"pm25": ("ug/m3", 5, 60), "pm10": ("ug/m3", 10, 120), "o3": ("ppm", 0.005, 0.08), "no2": ("ppm", 0.005, 0.06),
          "co": ("ppm", 0.2, 1.2), "so2": ("ppm", 0.001, 0.006), "temperature_c": ("C", -5, 15),
          "humidity_pct": ("%", 30, 80), "noise_db": ("dB", 45, 80)}
 DET_Q = {"speed_kmh": ("km/h", 10, 70), "volume_vph": ("veh/h", 200, 1800), "occupancy_pct": ("%", 2, 40)}
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
-            f"load average {load:.2f} at start (the machine is shared)")
 
 
 def make_sites(n_air: int, n_det: int) -> list[Any]:
@@ -128,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime.start(settings)
     client = rt.redis.client
     try:
-        print(f"machine: {machine()}")
+        print(f"machine: {describe()}")
         print(f"redis: {args.redis_url} (server {client.info('server')['redis_version']}); "
               f"sql: {'SQLite (temporary file)' if not args.database_url else args.database_url.split('@')[-1]}")
         sites = make_sites(args.air, args.detectors)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import signal
 import socket
@@ -43,31 +42,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import describe  # noqa: E402  (bench/machine.py, beside this script)
 
 CHROMIUM = os.environ.get("CITYOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "bench-wall-password"
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])
-        mem = f", {kb / 1024 / 1024:.1f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores, {model}{mem}, Python {platform.python_version()}, "
-            f"load average {load:.2f} at start (the machine is shared)")
 
 
 def free_port() -> int:
@@ -177,7 +157,7 @@ def main() -> int:
            "CITYOPS_SIMULATOR": "off", "CITYOPS_SECRET_KEY": secret, "CITYOPS_LOG_LEVEL": "WARNING"}
     settings = Settings(data_dir=tmp, redis_url=args.redis_url, redis_prefix=prefix, port=port, scale=scale,
                         simulator="off", secret_key=secret)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     t0 = time.perf_counter()
     rt, api_key, counts = seed(settings)
     print(f"scale {scale}: {counts['links']:,} links, {counts['air']:,} air sensors, {counts['buses']:,} buses "
