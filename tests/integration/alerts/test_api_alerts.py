@@ -7,21 +7,10 @@ from flask.testing import FlaskClient
 
 from alerts import service
 from alerts.rules import Candidate, Place
-from dashboard.app import create_server
 from store import accounts
 from store.runtime import Runtime
 
-PASSWORD = "correct-horse-9"
-
-
-def client_as(rt: Runtime, role: str | None, name: str | None = None) -> FlaskClient:
-    client = create_server(rt).test_client()
-    if role is not None:
-        name = name or f"u-{role}"
-        with rt.session() as s:
-            accounts.add_user(s, name, PASSWORD, role, now=rt.clock.now())
-        assert client.post("/api/v1/session", json={"username": name, "password": PASSWORD}).status_code == 200
-    return client
+from api_helpers import client_as
 
 
 def make_alert(rt: Runtime, category: str = "traffic_accident", severity: str = "critical", camera: str = "cam-1",

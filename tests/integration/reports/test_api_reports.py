@@ -9,26 +9,13 @@ from typing import Any
 import openpyxl
 import pypdf
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from dashboard.app import create_server
-from store import accounts
 from store.audit import verify
 from store.models.core import AuditEntry
 from store.runtime import Runtime
 
-PASSWORD = "correct-horse-9"
-
-
-def client_as(rt: Runtime, role: str | None, name: str | None = None) -> FlaskClient:
-    client = create_server(rt).test_client()
-    if role is not None:
-        name = name or f"u-{role}"
-        with rt.session() as s:
-            accounts.add_user(s, name, PASSWORD, role, now=rt.clock.now())
-        assert client.post("/api/v1/session", json={"username": name, "password": PASSWORD}).status_code == 200
-    return client
+from api_helpers import client_as
 
 
 def exports(rt: Runtime) -> list[AuditEntry]:
