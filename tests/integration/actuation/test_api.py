@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from actuation.adapters import default_adapters
 from actuation.dispatcher import dispatch_once
 from actuation.samples import example_params
-from dashboard.app import create_server
-from store import accounts
 from store.runtime import Runtime
+
+from api_helpers import clients_for
 
 CAP_DIR = Path(__file__).resolve().parents[3] / "data" / "cap"
 USERS = {"op1": "operator", "op2": "operator", "sup1": "supervisor", "sup2": "supervisor", "lead1": "shift_lead", "wall": "wall"}
@@ -20,16 +20,7 @@ USERS = {"op1": "operator", "op2": "operator", "sup1": "supervisor", "sup2": "su
 
 @pytest.fixture
 def clients(rt: Runtime) -> Iterator[dict[str, FlaskClient]]:
-    with rt.session() as s:
-        for name, role in USERS.items():
-            accounts.add_user(s, name, "password-" + name, role, now=rt.clock.now())
-    server = create_server(rt)
-    out = {}
-    for name in USERS:
-        c = server.test_client()
-        assert c.post("/api/v1/session", json={"username": name, "password": "password-" + name}).status_code == 200
-        out[name] = c
-    out["anon"] = server.test_client()
+    out = clients_for(rt, USERS)
     yield out
 
 

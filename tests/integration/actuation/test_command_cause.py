@@ -13,10 +13,10 @@ from actuation.samples import example_params
 from alerts import service as alerts
 from alerts.model import Actor
 from alerts.rules import Candidate, Place
-from dashboard.app import create_server
-from store import accounts
 from store.models.core import AuditEntry
 from store.runtime import Runtime
+
+from api_helpers import clients_for
 
 USERS = {"op1": "operator", "sup1": "supervisor", "lead1": "shift_lead", "wall": "wall"}
 
@@ -24,15 +24,7 @@ USERS = {"op1": "operator", "sup1": "supervisor", "lead1": "shift_lead", "wall":
 @pytest.fixture
 def clients(any_db_rt: Runtime) -> Iterator[dict[str, FlaskClient]]:
     rt = any_db_rt
-    with rt.session() as s:
-        for name, role in USERS.items():
-            accounts.add_user(s, name, "password-" + name, role, now=rt.clock.now())
-    server = create_server(rt)
-    out = {}
-    for name in USERS:
-        c = server.test_client()
-        assert c.post("/api/v1/session", json={"username": name, "password": "password-" + name}).status_code == 200
-        out[name] = c
+    out = clients_for(rt, USERS)
     yield out
 
 
